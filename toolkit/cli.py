@@ -1,0 +1,85 @@
+"""The ``tfs`` command line. Subcommands live in their own modules and are imported only when run, so
+``tfs --help`` does not pay for TensorFlow."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+from toolkit._extras import MissingExtraError, require
+
+# command name -> "module:attribute" of a click command
+SUBCOMMANDS: dict[str, str] = {
+    "export": "toolkit.commands.export_cmd:export_command",
+    "inspect": "toolkit.commands.inspect_cmd:inspect_command",
+    "config": "toolkit.commands.config_cmd:config_command",
+    "serve": "toolkit.server.cli:serve_command",
+}
+
+SHORT_HELP: dict[str, str] = {
+    "export": "Export a model into a numbered, validated version folder.",
+    "inspect": "Show the signatures of a SavedModel or version folder.",
+    "config": "Generate models.config, monitoring.config and batching.config.",
+    "serve": "Run the embedded TensorFlow-Serving-compatible model server.",
+}
+
+
+def _build_group():  # type: ignore[no-untyped-def]
+    click = require("click", purpose="the tfs command line")
+
+    class LazyGroup(click.Group):
+        def list_commands(self, ctx):  # type: ignore[no-untyped-def]
+            return sorted(SUBCOMMANDS)
+
+        def get_command(self, ctx, name):  # type: ignore[no-untyped-def]
+            target = SUBCOMMANDS.get(name)
+            if target is None:
+                return None
+            module_name, attr = target.split(":")
+            return getattr(importlib.import_module(module_name), attr)
+
+        def format_commands(self, ctx, formatter):  # type: ignore[no-untyped-def]
+            rows = [(name, SHORT_HELP.get(name, "")) for name in self.list_commands(ctx)]
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+    @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+    @click.option("-v", "--verbose", count=True, help="More logging (-v info, -vv debug).")
+    def cli(verbose: int) -> None:
+        """tfs: take a TensorFlow model to a live TensorFlow Serving deployment and keep it honest there."""
+        import logging
+
+        level = logging.WARNING - 10 * min(verbose, 2)
+        logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+    return cli
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``tfs`` console script."""
+    try:
+        cli = _build_group()
+    except MissingExtraError as exc:
+        print(f"tfs: {exc}", file=sys.stderr)
+        return 2
+    try:
+        return int(cli.main(args=argv, prog_name="tfs", standalone_mode=False) or 0)
+    except MissingExtraError as exc:
+        print(f"tfs: {exc}", file=sys.stderr)
+        return 2
+    except SystemExit as exc:  # click's own exits (--help, usage errors)
+        return int(exc.code or 0)
+    except Exception as exc:  # click.ClickException and friends print themselves
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            return exc.exit_code
+        if isinstance(exc, click.exceptions.Abort):
+            print("Aborted.", file=sys.stderr)
+            return 1
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

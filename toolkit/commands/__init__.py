@@ -1,0 +1,1 @@
+"""Click commands of the tfs CLI, one module per command, imported lazily."""
