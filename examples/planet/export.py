@@ -1,0 +1,43 @@
+"""Export the planet example into the model repository: ``python examples/planet/export.py [--repository DIR]``.
+
+Equivalent to ``tfs export --example planet``; kept as a script to show the Python API in a few lines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from model import build_planet_model, sample_images  # noqa: E402
+
+from toolkit import export_model  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repository", default="deploy/models")
+    parser.add_argument("--version", type=int, default=None)
+    parser.add_argument("--force", action="store_true")
+    args = parser.parse_args()
+    result = export_model(
+        build_planet_model(),
+        name="planet",
+        repository=args.repository,
+        version=args.version,
+        force=args.force,
+        sample_inputs=sample_images(),
+        input_spec=[{"name": "input_image", "dtype": "float32", "shape": [None, 128, 128, 3]}],
+        output_spec=[
+            {"name": "weather", "dtype": "float32", "shape": [None, 4]},
+            {"name": "ground", "dtype": "float32", "shape": [None, 13]},
+        ],
+    )
+    print(f"exported planet version {result.version} to {result.path} (validated with {result.validated_with})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

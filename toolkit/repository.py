@@ -1,0 +1,59 @@
+"""The model repository on disk: ``<root>/<name>/<version>/`` folders, named the way TF Serving recognises them.
+
+A child counts as a version when its name parses as an int64 the way ``absl::SimpleAtoi`` does (``1``,
+``00000123``, ``-5``); anything else (``1.0``, ``v1``, ``.staging-3``) is invisible to the server. Publishing
+relies on that: versions are staged under a hidden non-numeric name and renamed into place.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from toolkit.deployment import SpecError, check_model_name
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_SIMPLE_ATOI = re.compile(r"^\s*[+-]?\d+\s*$")
+
+
+def parse_version(name: str) -> int | None:
+    """The version number TF Serving reads from a folder name, or None if the server ignores it."""
+    if not _SIMPLE_ATOI.match(name):
+        return None
+    value = int(name)
+    return value if _INT64_MIN <= value <= _INT64_MAX else None
+
+
+def list_versions(model_dir: str | Path) -> list[int]:
+    """Sorted version numbers present under a model folder (empty if the folder does not exist)."""
+    path = Path(model_dir)
+    if not path.is_dir():
+        return []
+    versions = {v for child in path.iterdir() if (v := parse_version(child.name)) is not None}
+    return sorted(versions)
+
+
+def next_version(model_dir: str | Path) -> int:
+    """One above the highest existing version, or 1 for a new model."""
+    versions = list_versions(model_dir)
+    return max(versions) + 1 if versions else 1
+
+
+def model_dir(repository: str | Path, name: str) -> Path:
+    """``<repository>/<name>`` after checking the name cannot escape the repository."""
+    try:
+        check_model_name(name)
+    except SpecError as exc:
+        raise ValueError(str(exc)) from None
+    root = Path(repository).resolve()
+    path = (root / name).resolve()
+    if path.parent != root:
+        raise ValueError(f"model name {name!r} resolves outside the repository {root}")
+    return path
+
+
+def check_version_number(version: int) -> int:
+    """Versions must be positive int64 numbers (0 and negatives are legal for TF Serving but confusing)."""
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= _INT64_MAX:
+        raise ValueError(f"version: expected an integer in 1..{_INT64_MAX}, got {version!r}")
+    return version

@@ -1,0 +1,109 @@
+"""Read the signatures of a SavedModel straight from ``saved_model.pb``, without building a TF graph.
+
+Used by ``tfs inspect``, the exporter's spec check and the smoke test. Only the protobuf classes that ship with
+TensorFlow are needed, and parsing is fast even for large models.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from toolkit._extras import require
+
+SAVED_MODEL_PB = "saved_model.pb"
+INIT_OP_SIGNATURE = "__saved_model_init_op"
+
+
+class SavedModelError(ValueError):
+    """The folder is not a readable SavedModel; the message says what is missing."""
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """One signature input or output: alias, dtype name (``float32``), shape (None = unknown dim/rank)."""
+
+    name: str
+    dtype: str
+    shape: tuple[int | None, ...] | None
+    tensor_name: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape),
+                "tensor_name": self.tensor_name}
+
+
+@dataclass(frozen=True)
+class Signature:
+    """A SignatureDef in plain Python: method name, inputs and outputs keyed by alias."""
+
+    name: str
+    method_name: str
+    inputs: dict[str, TensorInfo] = field(default_factory=dict)
+    outputs: dict[str, TensorInfo] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "method_name": self.method_name,
+            "inputs": {k: v.to_json() for k, v in sorted(self.inputs.items())},
+            "outputs": {k: v.to_json() for k, v in sorted(self.outputs.items())},
+        }
+
+
+def dtype_name(enum_value: int) -> str:
+    """``DT_FLOAT`` enum number -> numpy-style name ``float32`` (``string`` for DT_STRING)."""
+    types_pb2 = require("tensorflow.core.framework.types_pb2", purpose="reading SavedModels")
+    name = types_pb2.DataType.Name(enum_value)
+    mapping = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
+               "DT_STRING": "string", "DT_BOOL": "bool", "DT_COMPLEX64": "complex64",
+               "DT_COMPLEX128": "complex128"}
+    return mapping.get(name, name[3:].lower())
+
+
+def _tensor_info(alias: str, info: Any) -> TensorInfo:
+    shape = info.tensor_shape
+    dims = None if shape.unknown_rank else tuple(None if d.size < 0 else d.size for d in shape.dim)
+    return TensorInfo(alias, dtype_name(info.dtype), dims, info.name)
+
+
+def signature_from_def(name: str, sig: Any) -> Signature:
+    """Convert a ``SignatureDef`` proto."""
+    return Signature(
+        name,
+        sig.method_name,
+        {k: _tensor_info(k, v) for k, v in sig.inputs.items()},
+        {k: _tensor_info(k, v) for k, v in sig.outputs.items()},
+    )
+
+
+def read_saved_model(path: str | Path) -> Any:
+    """Parse ``<path>/saved_model.pb`` into a ``SavedModel`` proto."""
+    saved_model_pb2 = require("tensorflow.core.protobuf.saved_model_pb2", purpose="reading SavedModels")
+    pb = Path(path) / SAVED_MODEL_PB
+    if not pb.is_file():
+        raise SavedModelError(f"{path}: not a SavedModel (no {SAVED_MODEL_PB}; a TF Serving base path holds "
+                              "numbered version folders, each holding a SavedModel)")
+    model = saved_model_pb2.SavedModel()
+    try:
+        model.ParseFromString(pb.read_bytes())
+    except Exception as exc:  # DecodeError: truncated or not a SavedModel
+        raise SavedModelError(f"{pb}: cannot be parsed as a SavedModel: {exc}") from None
+    if not model.meta_graphs:
+        raise SavedModelError(f"{pb}: holds no MetaGraph")
+    return model
+
+
+def read_signatures(path: str | Path, tags: str = "serve", *, include_init_op: bool = False) -> dict[str, Signature]:
+    """Signatures of the MetaGraph tagged ``tags`` (comma separated), keyed by signature name."""
+    model = read_saved_model(path)
+    wanted = {t.strip() for t in tags.split(",") if t.strip()}
+    for meta_graph in model.meta_graphs:
+        if set(meta_graph.meta_info_def.tags) == wanted:
+            return {
+                name: signature_from_def(name, sig)
+                for name, sig in sorted(meta_graph.signature_def.items())
+                if include_init_op or name != INIT_OP_SIGNATURE
+            }
+    found = [sorted(m.meta_info_def.tags) for m in model.meta_graphs]
+    raise SavedModelError(f"{path}: no MetaGraph with tags {sorted(wanted)}; found tag sets {found}")
