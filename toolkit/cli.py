@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 from toolkit._extras import MissingExtraError, require
@@ -57,6 +58,7 @@ def _build_group():  # type: ignore[no-untyped-def]
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfs`` console script."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides our output
     try:
         cli = _build_group()
     except MissingExtraError as exc:

@@ -7,13 +7,9 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from model import build_planet_model, sample_images  # noqa: E402
-
-from toolkit import export_model  # noqa: E402
+from toolkit import export_model
+from toolkit.examples.planet import build_planet_model, sample_images
 
 
 def main() -> int:

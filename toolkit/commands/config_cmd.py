@@ -1,0 +1,29 @@
+"""``tfs config``: write models.config, monitoring.config and batching.config from deploy/deployment.toml."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from toolkit.commands.common import fail_on
+
+
+@click.command("config")
+@click.option("--deploy-dir", default="deploy", show_default=True, type=click.Path(path_type=Path),
+              help="Folder holding deployment.toml and models/.")
+@click.option("--spec", "spec_path", type=click.Path(path_type=Path),
+              help="Deployment spec (default: DEPLOY_DIR/deployment.toml).")
+def config_command(deploy_dir: Path, spec_path: Path | None) -> None:
+    """Generate TF Serving's config files from the deployment spec (validated, atomic, round-trip checked)."""
+    from toolkit.config import generate_config, server_flags
+    from toolkit.deployment import load_spec
+
+    with fail_on():
+        spec = load_spec(spec_path) if spec_path else None
+        generated = generate_config(deploy_dir, spec)
+        spec = spec or load_spec(deploy_dir / "deployment.toml")
+    for path in (generated.models_config, generated.monitoring_config, generated.batching_config):
+        if path is not None:
+            click.echo(f"wrote {path}")
+    click.echo("server flags: " + " ".join(server_flags(spec)))

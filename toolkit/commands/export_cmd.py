@@ -1,0 +1,81 @@
+"""``tfs export``: publish a model file, SavedModel folder or the built-in example as a new version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from toolkit.commands.common import fail_on, load_arrays
+
+
+@click.command("export")
+@click.argument("source", required=False, type=click.Path(path_type=Path))
+@click.option("--name", help="Model name (folder under the repository). Defaults to the source's stem.")
+@click.option("--repository", default="deploy/models", show_default=True, type=click.Path(path_type=Path),
+              help="Model repository root.")
+@click.option("--version", "version", type=int, help="Version number (default: next integer).")
+@click.option("--force", is_flag=True, help="Replace an existing version (atomically).")
+@click.option("--example", type=click.Choice(["planet"]), help="Export a built-in example model instead of SOURCE.")
+@click.option("--sample-inputs", type=click.Path(exists=True, path_type=Path),
+              help=".npz (one array per input) or .npy (single input) sample inputs to validate with.")
+@click.option("--expected-outputs", type=click.Path(exists=True, path_type=Path),
+              help=".npz of expected outputs (compared within --rtol/--atol).")
+@click.option("--rtol", type=float, default=1e-5, show_default=True)
+@click.option("--atol", type=float, default=1e-5, show_default=True)
+@click.option("--spec", "spec_file", type=click.Path(exists=True, path_type=Path),
+              help='JSON {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} the signature must match.')
+@click.option("--rename", multiple=True, metavar="OLD=NEW", help="Rename a Keras input/output in the signature.")
+@click.option("--signature-name", default="serving_default", show_default=True)
+@click.option("--no-persist-test-data", is_flag=True, help="Do not keep the sample data inside the version.")
+@click.option("--no-warmup", is_flag=True, help="Do not write assets.extra/tf_serving_warmup_requests.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def export_command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
+                   example: str | None, sample_inputs: Path | None, expected_outputs: Path | None, rtol: float,
+                   atol: float, spec_file: Path | None, rename: tuple[str, ...], signature_name: str,
+                   no_persist_test_data: bool, no_warmup: bool, as_json: bool) -> None:
+    """Export SOURCE (.keras/.h5 file or SavedModel folder) into REPOSITORY/NAME/VERSION, validated and atomic."""
+    from toolkit.export import export_model
+
+    if (source is None) == (example is None):
+        raise click.UsageError("give exactly one of SOURCE or --example")
+    mapping = {}
+    for item in rename:
+        old, sep, new = item.partition("=")
+        if not sep or not old or not new:
+            raise click.BadParameter(f"expected OLD=NEW, got {item!r}", param_hint="--rename")
+        mapping[old] = new
+    spec = json.loads(spec_file.read_text()) if spec_file else {}
+    inputs = load_arrays(sample_inputs) if sample_inputs else None
+    if inputs is not None and list(inputs) == ["arr_0"]:
+        inputs = inputs["arr_0"]  # a bare .npy: the single input
+    expected = load_arrays(expected_outputs) if expected_outputs else None
+    model: object = source
+    if example == "planet":
+        from toolkit.examples import planet
+
+        model = planet.build_planet_model()
+        name = name or "planet"
+        if inputs is None:
+            inputs = planet.sample_images()
+    name = name or (source.stem if source is not None else None)
+    with fail_on():
+        result = export_model(
+            model, name=name or "model", repository=repository, version=version, force=force,
+            sample_inputs=inputs, expected_outputs=expected, rtol=rtol, atol=atol,
+            input_spec=spec.get("inputs"), output_spec=spec.get("outputs"), name_mapping=mapping or None,
+            signature_name=signature_name, persist_test_data=not no_persist_test_data, warmup=not no_warmup,
+        )
+    if as_json:
+        click.echo(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
+                               "validated_with": result.validated_with,
+                               "persisted_test_data": result.persisted_test_data,
+                               "warmup_records": result.warmup_records, "notes": result.notes,
+                               "signatures": {k: v.to_json() for k, v in result.signatures.items()}}, indent=2))
+        return
+    click.echo(f"published {result.name} version {result.version} -> {result.path}")
+    click.echo(f"  validated with: {result.validated_with}; warmup records: {result.warmup_records}; "
+               f"test data kept: {'yes' if result.persisted_test_data else 'no'}")
+    for note in result.notes:
+        click.echo(f"  note: {note}")

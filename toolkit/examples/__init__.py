@@ -1,0 +1,1 @@
+"""Built-in example models (used by the demo, the tests and `tfs export --example`)."""
