@@ -1,0 +1,156 @@
+"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, readiness
+rules. The transport classes (gRPC/REST, sync/async) add only the calls themselves.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from clients.errors import (
+    DeadlineExceededError,
+    ModelNotFoundError,
+    TfsError,
+    UnavailableError,
+    ValidationError,
+)
+from clients.options import DEFAULT_TIMEOUT, TLS, Keepalive, Retry
+from clients.types import ModelMetadata, ModelVersionStatus, SignatureSpec
+
+logger = logging.getLogger("clients")
+
+
+class _Default:
+    """Marker for "use the client's default timeout" (``None`` means no deadline)."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+Timeout = float | None
+
+
+class ModelLoadError(TfsError):
+    """wait_until_available: a version ended (state END) with a load error instead of becoming AVAILABLE."""
+
+
+def normalize_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
+    items = list(headers.items()) if isinstance(headers, Mapping) else list(headers or ())
+    for key, value in items:
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValidationError(f"headers: expected str keys and values, got {key!r}: {value!r}")
+    return items
+
+
+class ClientCore:
+    """Shared configuration and pure helpers of every client."""
+
+    def __init__(
+        self,
+        *,
+        timeout: Timeout,
+        retry: Retry | None,
+        tls: TLS | None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None,
+        keepalive: Keepalive | None,
+        validate: bool,
+    ) -> None:
+        if timeout is not None and timeout <= 0:
+            raise ValidationError(f"timeout: expected seconds > 0 or None, got {timeout}")
+        self.timeout = timeout
+        self.retry = retry if retry is not None else Retry()
+        self.tls = tls
+        self.headers = normalize_headers(headers)
+        self.keepalive = keepalive if keepalive is not None else Keepalive()
+        self.validate = validate
+        self._metadata_cache: dict[tuple[str, int | None, str | None], ModelMetadata] = {}
+
+    # ---------------------------------------------------------------------------------------------- timeouts
+    def _resolve_timeout(self, timeout: Any) -> Timeout:
+        if timeout is DEFAULT:
+            return self.timeout
+        if timeout is not None and timeout <= 0:
+            raise ValidationError(f"timeout: expected seconds > 0 or None, got {timeout}")
+        return timeout
+
+    def _deadline(self, timeout: Any) -> float | None:
+        resolved = self._resolve_timeout(timeout)
+        return None if resolved is None else time.monotonic() + resolved
+
+    @staticmethod
+    def _remaining(deadline: float | None, what: str) -> Timeout:
+        if deadline is None:
+            return None
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceededError(f"{what}: deadline exceeded before the request could be sent",
+                                        code="DEADLINE_EXCEEDED")
+        return remaining
+
+    def _retry_delay(self, error: TfsError, attempt: int, attempts: int, deadline: float | None, what: str) -> float:
+        """Seconds to wait before the next attempt, or re-raise ``error`` if no retry is allowed."""
+        if not isinstance(error, UnavailableError) or attempt >= attempts:
+            raise error
+        delay = self.retry.backoff(attempt)
+        if deadline is not None and time.monotonic() + delay >= deadline:
+            raise error
+        logger.info("%s: %s; retry %d/%d in %.2fs", what, error, attempt, attempts - 1, delay)
+        return delay
+
+    # ---------------------------------------------------------------------------------------------- metadata
+    @staticmethod
+    def _cache_key(model: str, version: int | None, label: str | None) -> tuple[str, int | None, str | None]:
+        return (model, None if version is None else int(version), label)
+
+    def clear_cache(self) -> None:
+        """Forget cached signatures (used for validation, input naming and REST output dtypes)."""
+        self._metadata_cache.clear()
+
+    @staticmethod
+    def _pick_signature(metadata: ModelMetadata, signature: str | None) -> SignatureSpec:
+        try:
+            return metadata.signature(signature)
+        except KeyError as exc:
+            raise ValidationError(str(exc.args[0])) from None
+
+    # ---------------------------------------------------------------------------------------------- readiness
+    @staticmethod
+    def _readiness(
+        model: str, statuses: list[ModelVersionStatus], versions: Sequence[int] | None
+    ) -> bool:
+        """True when ready; raises ModelLoadError when a wanted version failed to load."""
+        by_version = {s.version: s for s in statuses}
+        if versions is None:
+            if any(s.available for s in statuses):
+                return True
+            if statuses and all(s.failed for s in statuses):
+                worst = statuses[0]
+                raise ModelLoadError(
+                    f"model {model!r}: no version is available; version {worst.version} failed to load: "
+                    f"{worst.error_message}",
+                    code=worst.error_code,
+                )
+            return False
+        for version in versions:
+            status = by_version.get(int(version))
+            if status is not None and status.failed:
+                raise ModelLoadError(
+                    f"model {model!r} version {version} failed to load: {status.error_message}",
+                    code=status.error_code,
+                )
+        return all(int(v) in by_version and by_version[int(v)].available for v in versions)
+
+    @staticmethod
+    def _not_ready_error(
+        model: str, versions: Sequence[int] | None, timeout: float | None, last: object
+    ) -> DeadlineExceededError:
+        wanted = "any version" if versions is None else f"versions {list(versions)}"
+        return DeadlineExceededError(
+            f"model {model!r}: {wanted} not AVAILABLE within {timeout}s; last status: {last}",
+            code="DEADLINE_EXCEEDED",
+        )
+
+    WAIT_ERRORS = (ModelNotFoundError, UnavailableError, DeadlineExceededError)

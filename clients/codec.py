@@ -1,0 +1,257 @@
+"""numpy <-> TensorProto, with no I/O. Encodes through ``tensor_content`` (a memcpy) for numeric dtypes and
+``string_val`` for bytes/str; decodes ``tensor_content`` and every typed ``*_val`` field, as ``tf.make_ndarray``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from clients._proto import tensor_pb2
+from clients.errors import ResponseDecodeError, ValidationError
+
+__all__ = ["encode_tensor", "decode_tensor", "numpy_dtype_for", "dtype_name_for", "DT"]
+
+DT = tensor_pb2.DataType
+
+# numpy dtype name -> TF DataType for dtypes numpy (or ml_dtypes) knows.
+_NUMPY_TO_DT: dict[str, int] = {
+    "float16": DT.DT_HALF,
+    "float32": DT.DT_FLOAT,
+    "float64": DT.DT_DOUBLE,
+    "int8": DT.DT_INT8,
+    "int16": DT.DT_INT16,
+    "int32": DT.DT_INT32,
+    "int64": DT.DT_INT64,
+    "uint8": DT.DT_UINT8,
+    "uint16": DT.DT_UINT16,
+    "uint32": DT.DT_UINT32,
+    "uint64": DT.DT_UINT64,
+    "bool": DT.DT_BOOL,
+    "complex64": DT.DT_COMPLEX64,
+    "complex128": DT.DT_COMPLEX128,
+    # ml_dtypes (registered with numpy when installed; TF uses the same package).
+    "bfloat16": DT.DT_BFLOAT16,
+    "float8_e5m2": DT.DT_FLOAT8_E5M2,
+    "float8_e4m3fn": DT.DT_FLOAT8_E4M3FN,
+    "float8_e4m3fnuz": DT.DT_FLOAT8_E4M3FNUZ,
+    "float8_e4m3b11fnuz": DT.DT_FLOAT8_E4M3B11FNUZ,
+    "float8_e5m2fnuz": DT.DT_FLOAT8_E5M2FNUZ,
+}
+_DT_TO_NUMPY_NAME = {dt: name for name, dt in _NUMPY_TO_DT.items()}
+_ML_DTYPES = {"bfloat16", "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz"}
+
+# Which typed field carries each dtype in TF's Tensor::AsProtoField, and the numpy dtype to read it as.
+_TYPED_FIELD: dict[int, tuple[str, Any]] = {
+    DT.DT_FLOAT: ("float_val", np.float32),
+    DT.DT_DOUBLE: ("double_val", np.float64),
+    DT.DT_INT32: ("int_val", np.int32),
+    DT.DT_INT16: ("int_val", np.int16),
+    DT.DT_INT8: ("int_val", np.int8),
+    DT.DT_UINT8: ("int_val", np.uint8),
+    DT.DT_UINT16: ("int_val", np.uint16),
+    DT.DT_INT64: ("int64_val", np.int64),
+    DT.DT_UINT32: ("uint32_val", np.uint32),
+    DT.DT_UINT64: ("uint64_val", np.uint64),
+    DT.DT_BOOL: ("bool_val", np.bool_),
+    DT.DT_HALF: ("half_val", np.uint16),  # bit patterns
+    DT.DT_BFLOAT16: ("half_val", np.uint16),  # bit patterns
+    DT.DT_COMPLEX64: ("scomplex_val", np.float32),  # (real, imag) pairs
+    DT.DT_COMPLEX128: ("dcomplex_val", np.float64),  # (real, imag) pairs
+}
+
+
+def _ml_dtype(name: str) -> np.dtype | None:
+    try:
+        import ml_dtypes
+    except ImportError:
+        return None
+    return np.dtype(getattr(ml_dtypes, name))
+
+
+def numpy_dtype_for(dtype: int | str) -> np.dtype | None:
+    """numpy dtype for a TF DataType (number or name like ``"DT_FLOAT"``); object for DT_STRING.
+
+    bfloat16/float8 need ``ml_dtypes``; without it bfloat16 maps to float32 (lossless) and float8 to None.
+    """
+    number = DT.Value(dtype) if isinstance(dtype, str) else int(dtype)
+    if number == DT.DT_STRING:
+        return np.dtype(object)
+    name = _DT_TO_NUMPY_NAME.get(number)
+    if name is None:
+        return None
+    if name in _ML_DTYPES:
+        found = _ml_dtype(name)
+        if found is None and name == "bfloat16":
+            return np.dtype(np.float32)
+        return found
+    return np.dtype(name)
+
+
+def dtype_name_for(dtype: np.dtype) -> str:
+    """TF DataType name (``"DT_FLOAT"``, ...) for a numpy dtype; ValidationError if TF has none."""
+    return DT.Name(_datatype_for(np.dtype(dtype), "value"))
+
+
+def _datatype_for(dtype: np.dtype, what: str) -> int:
+    if dtype.kind in "OSU":
+        return DT.DT_STRING
+    try:
+        return _NUMPY_TO_DT[dtype.name]
+    except KeyError:
+        raise ValidationError(
+            f"{what}: dtype {dtype} has no TensorFlow equivalent; expected one of "
+            f"{sorted(_NUMPY_TO_DT)} or bytes/str"
+        ) from None
+
+
+def _to_bytes(value: Any, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, str):
+        return value.encode("utf-8")
+    if isinstance(value, np.bytes_):
+        return bytes(value)
+    raise ValidationError(f"{what}: string tensor element must be bytes or str, got {type(value).__name__}")
+
+
+def as_array(value: Any, what: str = "value") -> np.ndarray:
+    """``np.asarray`` that turns nested lists of bytes/str into an object array instead of a fixed-width one."""
+    if isinstance(value, np.ndarray):
+        return value
+    if isinstance(value, (bytes, str)):
+        return np.array(value, dtype=object)
+    leaf = value
+    while isinstance(leaf, (list, tuple)) and leaf:
+        leaf = leaf[0]
+    try:
+        # Nested lists of bytes/str go straight to object arrays: fixed-width 'S' would drop trailing NULs.
+        array = np.array(value, dtype=object) if isinstance(leaf, (bytes, str)) else np.asarray(value)
+    except (ValueError, TypeError) as exc:
+        raise ValidationError(f"{what}: cannot convert to a numpy array: {exc}") from None
+    if array.dtype.kind in "SU":
+        array = array.astype(object)
+    elif array.dtype.kind == "O" and array.size and not isinstance(array.flat[0], (bytes, str, np.bytes_)):
+        raise ValidationError(f"{what}: ragged or mixed nested lists are not a tensor (got object array)")
+    return array
+
+
+def encode_tensor(value: Any, what: str = "value", tensor: tensor_pb2.TensorProto | None = None) -> tensor_pb2.TensorProto:
+    """Encode an array-like as a TensorProto: ``tensor_content`` for numeric dtypes, ``string_val`` for bytes/str.
+
+    ``what`` names the input in error messages. ``tensor`` lets callers fill a map entry in place (no copy).
+    """
+    array = as_array(value, what)
+    dt = _datatype_for(array.dtype, what)
+    proto = tensor_pb2.TensorProto() if tensor is None else tensor
+    proto.dtype = dt
+    dims = proto.tensor_shape.dim
+    for size in array.shape:
+        dims.add().size = size
+    if dt == DT.DT_STRING:
+        proto.string_val.extend(_to_bytes(item, what) for item in array.ravel())
+    else:
+        if array.dtype.byteorder == ">":
+            array = array.astype(array.dtype.newbyteorder("<"))
+        proto.tensor_content = np.ascontiguousarray(array).tobytes()
+    return proto
+
+
+def _shape_of(proto: tensor_pb2.TensorProto) -> tuple[int, ...]:
+    if proto.tensor_shape.unknown_rank:
+        raise ResponseDecodeError("tensor has unknown rank; a concrete shape is needed to decode it")
+    shape = tuple(dim.size for dim in proto.tensor_shape.dim)
+    if any(size < 0 for size in shape):
+        raise ResponseDecodeError(f"tensor shape {list(shape)} has negative dimensions")
+    return shape
+
+
+def _fill(values: np.ndarray, count: int, dtype_name: str) -> np.ndarray:
+    """TF's rule for typed fields: fewer values than elements repeats the last one; none means all zero."""
+    if len(values) == count:
+        return values
+    if len(values) > count:
+        raise ResponseDecodeError(f"{dtype_name} tensor has {len(values)} values for {count} elements")
+    if len(values) == 0:
+        return np.zeros(count, dtype=values.dtype)
+    out = np.empty(count, dtype=values.dtype)
+    out[: len(values)] = values
+    out[len(values) :] = values[-1]
+    return out
+
+
+def decode_tensor(proto: tensor_pb2.TensorProto) -> np.ndarray:
+    """Decode a TensorProto (from ``tensor_content`` or the typed ``*_val`` fields) into a writable ndarray.
+
+    DT_STRING gives an object array of ``bytes``. Raises ResponseDecodeError on inconsistent or unsupported data.
+    """
+    shape = _shape_of(proto)
+    count = int(np.prod(shape, dtype=np.int64))
+    dt = proto.dtype
+    dtype_name = DT.Name(dt) if dt in DT.values() else f"DataType({dt})"
+    if dt == DT.DT_STRING:
+        strings = np.empty(len(proto.string_val), dtype=object)
+        strings[:] = list(proto.string_val)
+        if len(strings) != count:
+            strings = _fill(strings, count, dtype_name) if len(strings) else np.full(count, b"", dtype=object)
+        return strings.reshape(shape)
+    target = numpy_dtype_for(dt)
+    if target is None:
+        raise ResponseDecodeError(f"cannot decode {dtype_name} tensors (no numpy equivalent)")
+    bf16_fallback = dt == DT.DT_BFLOAT16 and target == np.float32  # ml_dtypes missing
+    if proto.tensor_content:
+        raw_dtype = np.dtype(np.uint16) if bf16_fallback else target
+        content = proto.tensor_content
+        if len(content) != count * raw_dtype.itemsize:
+            raise ResponseDecodeError(
+                f"{dtype_name} tensor of shape {list(shape)} needs {count * raw_dtype.itemsize} bytes of "
+                f"tensor_content, got {len(content)}"
+            )
+        array = np.frombuffer(content, dtype=raw_dtype.newbyteorder("<")).astype(raw_dtype, copy=True)
+        if bf16_fallback:
+            array = (array.astype(np.uint32) << 16).view(np.float32)
+        return array.reshape(shape)
+    if dt in (
+        DT.DT_FLOAT8_E5M2,
+        DT.DT_FLOAT8_E4M3FN,
+        DT.DT_FLOAT8_E4M3FNUZ,
+        DT.DT_FLOAT8_E4M3B11FNUZ,
+        DT.DT_FLOAT8_E5M2FNUZ,
+    ):
+        raw = np.frombuffer(proto.float8_val, dtype=np.uint8)
+        return _fill(raw.copy(), count, dtype_name).view(target).reshape(shape)
+    try:
+        field, field_dtype = _TYPED_FIELD[dt]
+    except KeyError:
+        raise ResponseDecodeError(f"cannot decode {dtype_name} tensors") from None
+    values = np.array(getattr(proto, field), dtype=np.int64 if field in ("int_val", "half_val") else field_dtype)
+    if field in ("scomplex_val", "dcomplex_val"):
+        if len(values) % 2:
+            raise ResponseDecodeError(f"{dtype_name} tensor has an odd number ({len(values)}) of {field} values")
+        values = values.view(target)
+    elif field == "half_val":
+        values = values.astype(np.uint16)
+        if dt == DT.DT_HALF:
+            values = values.view(np.float16)
+        elif bf16_fallback:
+            values = (values.astype(np.uint32) << 16).view(np.float32)
+        else:
+            values = values.view(target)
+    else:
+        values = values.astype(field_dtype, copy=False)
+    return _fill(values, count, dtype_name).reshape(shape)
+
+
+def shape_of_spec(proto_shape: Any) -> tuple[int | None, ...] | None:
+    """TensorShapeProto (signature) -> tuple with None for unknown dims, or None for unknown rank."""
+    if proto_shape.unknown_rank:
+        return None
+    return tuple(None if dim.size < 0 else int(dim.size) for dim in proto_shape.dim)
+
+
+def encode_many(inputs: Sequence[tuple[str, Any]], target: Any) -> None:
+    """Encode ``(name, value)`` pairs into a ``map<string, TensorProto>`` field in place."""
+    for name, value in inputs:
+        encode_tensor(value, f"input {name!r}", target[name])

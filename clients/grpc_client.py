@@ -1,0 +1,505 @@
+"""gRPC clients for TF Serving: ``GrpcClient`` (sync) and ``AsyncGrpcClient`` (grpc.aio), one API.
+
+One channel per client (connection reuse), message limits raised to TF Serving's 2 GiB, keepalive, TLS, extra
+metadata, retries with backoff for idempotent calls. Method paths are TF Serving's own.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import grpc
+import numpy as np
+
+from clients import _wire
+from clients._base import DEFAULT, ClientCore, Timeout, logger
+from clients.errors import DeadlineExceededError, TfsError, UnavailableError, ValidationError, from_status
+from clients.examples import build_input
+from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Retry
+from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
+from clients.validation import name_inputs, validate_inputs
+
+__all__ = ["GrpcClient", "AsyncGrpcClient", "map_rpc_error"]
+
+_IDEMPOTENT = {"GetModelMetadata": True, "GetModelStatus": True}
+_INFERENCE = {"Predict", "Classify", "Regress", "MultiInference"}
+
+
+def map_rpc_error(error: grpc.RpcError) -> TfsError:
+    """Turn a grpc.RpcError into the matching clients.errors class, keeping code name, number and message."""
+    code = error.code() if hasattr(error, "code") else None
+    details = error.details() if hasattr(error, "details") else None
+    if code is None:
+        return UnavailableError(str(error), code="UNAVAILABLE")
+    return from_status(int(code.value[0]), details or code.value[1])
+
+
+def _split_target(target: str, tls: TLS | None) -> tuple[str, TLS | None]:
+    if target.startswith("grpcs://"):
+        return target[len("grpcs://") :], tls or TLS()
+    if target.startswith("grpc://"):
+        if tls is not None:
+            raise ValidationError(f"target {target!r}: grpc:// is plaintext but tls= was given; use grpcs://")
+        return target[len("grpc://") :], None
+    if "://" in target:
+        raise ValidationError(f"target: expected 'host:port', 'grpc://host:port' or 'grpcs://host:port', got {target!r}")
+    return target, tls
+
+
+def _channel_options(keepalive: Keepalive, tls: TLS | None, extra: Sequence[tuple[str, Any]]) -> list:
+    options: list[tuple[str, Any]] = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_LENGTH),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_LENGTH),
+        *keepalive.grpc_options(),
+    ]
+    if tls is not None and tls.server_name:
+        options.append(("grpc.ssl_target_name_override", tls.server_name))
+    overridden = {key for key, _ in extra}
+    return [option for option in options if option[0] not in overridden] + list(extra)
+
+
+def _credentials(tls: TLS) -> grpc.ChannelCredentials:
+    ca, cert, key = tls.pem()
+    return grpc.ssl_channel_credentials(root_certificates=ca, private_key=key, certificate_chain=cert)
+
+
+class _GrpcBase(ClientCore):
+    """Configuration and request building shared by the sync and async gRPC clients."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: Timeout,
+        retry: Retry | None,
+        tls: TLS | None,
+        headers: Any,
+        keepalive: Keepalive | None,
+        validate: bool,
+        options: Sequence[tuple[str, Any]],
+    ) -> None:
+        target, tls = _split_target(target, tls)
+        super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
+        self.target = target
+        self._metadata = tuple((key.lower(), value) for key, value in self.headers) or None
+        self._options = _channel_options(self.keepalive, tls, options)
+
+    def _stubs(self, channel: Any) -> dict[str, Any]:
+        return {
+            name: channel.unary_unary(
+                path, request_serializer=req.SerializeToString, response_deserializer=resp.FromString
+            )
+            for name, (path, req, resp) in _wire.METHODS.items()
+        }
+
+    def _attempts(self, method: str) -> int:
+        if method == "HandleReloadConfigRequest":
+            return 1
+        return self.retry.attempts_for(_IDEMPOTENT.get(method, False))
+
+    def _needs_signature(self, inputs: Any) -> bool:
+        return self.validate or not isinstance(inputs, Mapping)
+
+    def _prepare_inputs(self, inputs: Any, signature: SignatureSpec | None) -> dict[str, Any]:
+        named = name_inputs(inputs, signature)
+        if self.validate and signature is not None:
+            return validate_inputs(named, signature)
+        return named
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.target!r})"
+
+
+class GrpcClient(_GrpcBase):
+    """Synchronous TF Serving client over gRPC. numpy in, ``dict[str, np.ndarray]`` out; no TensorFlow needed.
+
+    ``channel``: use this channel instead of opening one (e.g. ``clients.testing.FakeServer.grpc_channel()``).
+    """
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: Timeout = 30.0,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        validate: bool = False,
+        options: Sequence[tuple[str, Any]] = (),
+        channel: Any = None,
+    ) -> None:
+        super().__init__(
+            target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
+            validate=validate, options=options,
+        )
+        if channel is None:
+            if self.tls is not None:
+                channel = grpc.secure_channel(self.target, _credentials(self.tls), options=self._options)
+            else:
+                channel = grpc.insecure_channel(self.target, options=self._options)
+        self._channel = channel
+        self._stub = self._stubs(channel)
+
+    # ------------------------------------------------------------------------------------------------ plumbing
+    def _call(self, method: str, request: Any, timeout: Any) -> Any:
+        deadline = self._deadline(timeout)
+        attempts = self._attempts(method)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, method)
+            try:
+                return self._stub[method](request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = map_rpc_error(exc)
+            time.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _signature(self, model: str, version: int | None, label: str | None, signature: str | None) -> SignatureSpec:
+        key = self._cache_key(model, version, label)
+        metadata = self._metadata_cache.get(key)
+        if metadata is None:
+            metadata = self.metadata(model, version=version, label=label)
+        return self._pick_signature(metadata, signature)
+
+    # ------------------------------------------------------------------------------------------------ the API
+    def predict(
+        self,
+        inputs: Mapping[str, Any] | Any,
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        output_filter: Sequence[str] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, np.ndarray]:
+        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
+        _wire.check_target(model, version, label)
+        spec = self._signature(model, version, label, signature) if self._needs_signature(inputs) else None
+        named = self._prepare_inputs(inputs, spec)
+        request = _wire.predict_request(named, model, version, label, signature, output_filter)
+        return _wire.predict_result(self._call("Predict", request, timeout))
+
+    def classify(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> ClassifyResult:
+        """Classify tf.Example feature dicts; one list of (label, score) per example."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.ClassificationRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.classification_result(self._call("Classify", request, timeout).result)
+
+    def regress(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> np.ndarray:
+        """Regress tf.Example feature dicts; a float32 array with one value per example."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.RegressionRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.regression_result(self._call("Regress", request, timeout).result)
+
+    def multi_inference(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        tasks: Mapping[str, str],
+        version: int | None = None,
+        label: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, ClassifyResult | np.ndarray]:
+        """Run several classify/regress signatures on the same examples in one call (gRPC only).
+
+        ``tasks`` maps signature name -> ``"classify"`` or ``"regress"``; the result is keyed by signature name.
+        """
+        request = _wire.multi_inference_request(build_input(examples, context), model, tasks, version, label)
+        return _wire.multi_inference_result(self._call("MultiInference", request, timeout), tasks)
+
+    def metadata(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> ModelMetadata:
+        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        result = _wire.metadata_result(self._call("GetModelMetadata", request, timeout), model)
+        self._metadata_cache[self._cache_key(model, version, label)] = result
+        return result
+
+    def status(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> list[ModelVersionStatus]:
+        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelStatusRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        return _wire.status_result(self._call("GetModelStatus", request, timeout))
+
+    def wait_until_available(
+        self,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
+            try:
+                statuses = self.status(model, timeout=per_call)
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+
+    def reload_config(
+        self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
+    ) -> dict[str, int]:
+        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried).
+
+        Blocks until newly added models are available, as TF Serving does. Returns requested metric increases.
+        """
+        request = _wire.reload_config_request(config, metric_names)
+        return _wire.reload_config_result(self._call("HandleReloadConfigRequest", request, timeout))
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the channel (idempotent)."""
+        close = getattr(self._channel, "close", None)
+        if close is not None:
+            close()
+
+    def __enter__(self) -> GrpcClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class AsyncGrpcClient(_GrpcBase):
+    """The same API as GrpcClient on ``grpc.aio``: every method is a coroutine."""
+
+    def __init__(
+        self,
+        target: str,
+        *,
+        timeout: Timeout = 30.0,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        validate: bool = False,
+        options: Sequence[tuple[str, Any]] = (),
+        channel: Any = None,
+    ) -> None:
+        super().__init__(
+            target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
+            validate=validate, options=options,
+        )
+        self._channel = channel
+        self._stub: dict[str, Any] | None = self._stubs(channel) if channel is not None else None
+
+    def _ensure_stub(self) -> dict[str, Any]:
+        # grpc.aio channels bind to the running event loop, so the channel is opened on first use.
+        if self._stub is None:
+            if self.tls is not None:
+                self._channel = grpc.aio.secure_channel(self.target, _credentials(self.tls), options=self._options)
+            else:
+                self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
+            self._stub = self._stubs(self._channel)
+        return self._stub
+
+    async def _call(self, method: str, request: Any, timeout: Any) -> Any:
+        stub = self._ensure_stub()
+        deadline = self._deadline(timeout)
+        attempts = self._attempts(method)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, method)
+            try:
+                return await stub[method](request, timeout=remaining, metadata=self._metadata)
+            except grpc.RpcError as exc:
+                error = map_rpc_error(exc)
+            except asyncio.TimeoutError:
+                error = DeadlineExceededError(f"{method}: deadline exceeded", code="DEADLINE_EXCEEDED")
+            await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _signature(
+        self, model: str, version: int | None, label: str | None, signature: str | None
+    ) -> SignatureSpec:
+        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+        if metadata is None:
+            metadata = await self.metadata(model, version=version, label=label)
+        return self._pick_signature(metadata, signature)
+
+    async def predict(
+        self,
+        inputs: Mapping[str, Any] | Any,
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        output_filter: Sequence[str] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, np.ndarray]:
+        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
+        _wire.check_target(model, version, label)
+        spec = await self._signature(model, version, label, signature) if self._needs_signature(inputs) else None
+        named = self._prepare_inputs(inputs, spec)
+        request = _wire.predict_request(named, model, version, label, signature, output_filter)
+        return _wire.predict_result(await self._call("Predict", request, timeout))
+
+    async def classify(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> ClassifyResult:
+        """Classify tf.Example feature dicts; one list of (label, score) per example."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.ClassificationRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.classification_result((await self._call("Classify", request, timeout)).result)
+
+    async def regress(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> np.ndarray:
+        """Regress tf.Example feature dicts; a float32 array with one value per example."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.RegressionRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.regression_result((await self._call("Regress", request, timeout)).result)
+
+    async def multi_inference(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        tasks: Mapping[str, str],
+        version: int | None = None,
+        label: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, ClassifyResult | np.ndarray]:
+        """Several classify/regress signatures on the same examples in one call (gRPC only)."""
+        request = _wire.multi_inference_request(build_input(examples, context), model, tasks, version, label)
+        return _wire.multi_inference_result(await self._call("MultiInference", request, timeout), tasks)
+
+    async def metadata(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> ModelMetadata:
+        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        result = _wire.metadata_result(await self._call("GetModelMetadata", request, timeout), model)
+        self._metadata_cache[self._cache_key(model, version, label)] = result
+        return result
+
+    async def status(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> list[ModelVersionStatus]:
+        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelStatusRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        return _wire.status_result(await self._call("GetModelStatus", request, timeout))
+
+    async def wait_until_available(
+        self,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
+            try:
+                statuses = await self.status(model, timeout=per_call)
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+            await asyncio.sleep(pause)
+
+    async def reload_config(
+        self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
+    ) -> dict[str, int]:
+        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried)."""
+        request = _wire.reload_config_request(config, metric_names)
+        return _wire.reload_config_result(await self._call("HandleReloadConfigRequest", request, timeout))
+
+    async def close(self) -> None:
+        """Close the channel (idempotent)."""
+        if self._channel is not None:
+            result = self._channel.close()
+            if asyncio.iscoroutine(result):
+                await result
+
+    async def __aenter__(self) -> AsyncGrpcClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()

@@ -1,0 +1,458 @@
+"""REST clients for TF Serving: ``RestClient`` (httpx.Client) and ``AsyncRestClient`` (httpx.AsyncClient).
+
+Same API as the gRPC clients. One pooled httpx client per instance (connection reuse), TCP_NODELAY on every
+socket, https:// with a custom CA / client certificate, extra headers, retries for idempotent calls.
+Output dtypes and the name of a single unnamed output come from the model's signature, fetched once and cached.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import numpy as np
+
+from clients import _wire, json_codec
+from clients._base import DEFAULT, ClientCore, Timeout, logger
+from clients.errors import (
+    DeadlineExceededError,
+    TfsError,
+    UnavailableError,
+    ValidationError,
+    from_http,
+)
+from clients.options import TLS, Keepalive, Retry
+from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
+from clients.validation import name_inputs, validate_inputs
+
+__all__ = ["RestClient", "AsyncRestClient"]
+
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+
+
+def model_path(model: str, version: int | None = None, label: str | None = None) -> str:
+    """``/v1/models/<name>[/versions/<v>|/labels/<l>]`` with the name and label percent-encoded."""
+    _wire.check_target(model, version, label)
+    path = f"/v1/models/{quote(model, safe='')}"
+    if version is not None:
+        if int(version) < 0:
+            raise ValidationError(f"version: the REST API only addresses versions >= 0, got {version}")
+        path += f"/versions/{int(version)}"
+    elif label is not None:
+        path += f"/labels/{quote(label, safe='')}"
+    return path
+
+
+def _base_url(base_url: str, tls: TLS | None) -> str:
+    if "://" not in base_url:
+        base_url = ("https://" if tls is not None else "http://") + base_url
+    scheme = base_url.split("://", 1)[0].lower()
+    if scheme not in ("http", "https"):
+        raise ValidationError(f"base_url: expected an http:// or https:// URL, got {base_url!r}")
+    if scheme == "http" and tls is not None:
+        raise ValidationError(f"base_url {base_url!r} is plaintext http:// but tls= was given; use https://")
+    return base_url.rstrip("/")
+
+
+def _map_transport_error(exc: httpx.HTTPError, what: str) -> TfsError:
+    if isinstance(exc, httpx.TimeoutException):
+        return DeadlineExceededError(f"{what}: {type(exc).__name__}: {exc}", code="DEADLINE_EXCEEDED")
+    return UnavailableError(f"{what}: {type(exc).__name__}: {exc}", code="UNAVAILABLE")
+
+
+class _RestBase(ClientCore):
+    """Configuration, URL and body building shared by the sync and async REST clients."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: Timeout,
+        retry: Retry | None,
+        tls: TLS | None,
+        headers: Any,
+        keepalive: Keepalive | None,
+        validate: bool,
+        row_format: bool,
+        max_connections: int,
+    ) -> None:
+        super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
+        self.base_url = _base_url(base_url, tls)
+        self.row_format = row_format
+        self._limits = httpx.Limits(
+            max_connections=max_connections,
+            max_keepalive_connections=max_connections,
+            keepalive_expiry=self.keepalive.idle,
+        )
+        self._verify: Any = tls.ssl_context() if tls is not None else True
+
+    def _httpx_timeout(self, remaining: Timeout) -> httpx.Timeout:
+        return httpx.Timeout(remaining)
+
+    def _predict_body(self, inputs: Any, signature: SignatureSpec | None, sig_name: str | None) -> bytes:
+        payload = inputs
+        if self.validate and signature is not None:
+            payload = validate_inputs(name_inputs(inputs, signature), signature)
+        return json_codec.encode_predict_request(payload, signature=sig_name, row_format=self.row_format)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.base_url!r})"
+
+
+class RestClient(_RestBase):
+    """Synchronous TF Serving client over the REST API. numpy in, ``dict[str, np.ndarray]`` out.
+
+    ``row_format=True`` sends ``instances`` instead of columnar ``inputs``. ``transport``: an httpx transport to
+    use instead of the network (e.g. ``clients.testing.FakeServer.rest_transport()`` or ``httpx.MockTransport``).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: Timeout = 30.0,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        validate: bool = False,
+        row_format: bool = False,
+        max_connections: int = 10,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
+            validate=validate, row_format=row_format, max_connections=max_connections,
+        )
+        if transport is None:
+            transport = httpx.HTTPTransport(
+                verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
+            )
+        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, transport=transport)
+
+    # ------------------------------------------------------------------------------------------------ plumbing
+    def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
+        deadline = self._deadline(timeout)
+        attempts = self.retry.attempts_for(idempotent)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, path)
+            try:
+                response = self._http.request(
+                    method, path, content=body, timeout=self._httpx_timeout(remaining),
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                )
+                content = response.read()
+                if response.status_code == 200:
+                    return content
+                error = from_http(response.status_code, content)
+            except httpx.HTTPError as exc:
+                error = _map_transport_error(exc, f"{method} {path}")
+            time.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _signature_or_none(
+        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
+    ) -> SignatureSpec | None:
+        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+        if metadata is None:
+            try:
+                metadata = self.metadata(model, version=version, label=label)
+            except TfsError as exc:
+                if required:
+                    raise
+                logger.debug("no signature for %s (%s); outputs keep JSON-inferred dtypes", model, exc)
+                return None
+        try:
+            return self._pick_signature(metadata, signature)
+        except ValidationError:
+            if required:
+                raise
+            return None
+
+    # ------------------------------------------------------------------------------------------------ the API
+    def predict(
+        self,
+        inputs: Mapping[str, Any] | Any,
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        output_filter: Sequence[str] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, np.ndarray]:
+        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
+
+        ``output_filter`` is applied on the client (TF Serving's REST API has none)."""
+        path = model_path(model, version, label) + ":predict"
+        spec = self._signature_or_none(model, version, label, signature, required=self.validate)
+        body = self._predict_body(inputs, spec, signature)
+        content = self._request("POST", path, body, timeout, idempotent=False)
+        return json_codec.decode_predict_response(content, spec, output_filter)
+
+    def classify(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> ClassifyResult:
+        """Classify tf.Example feature dicts; one list of (label, score) per example."""
+        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
+        content = self._request("POST", model_path(model, version, label) + ":classify", body, timeout, False)
+        return json_codec.decode_classify_response(content)
+
+    def regress(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> np.ndarray:
+        """Regress tf.Example feature dicts; a float32 array with one value per example."""
+        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
+        content = self._request("POST", model_path(model, version, label) + ":regress", body, timeout, False)
+        return json_codec.decode_regress_response(content)
+
+    def metadata(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> ModelMetadata:
+        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
+        content = self._request("GET", model_path(model, version, label) + "/metadata", None, timeout, True)
+        result = json_codec.decode_metadata(content, model)
+        self._metadata_cache[self._cache_key(model, version, label)] = result
+        return result
+
+    def status(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> list[ModelVersionStatus]:
+        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
+        content = self._request("GET", model_path(model, version, label), None, timeout, True)
+        return json_codec.decode_status(content)
+
+    def wait_until_available(
+        self,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
+            try:
+                statuses = self.status(model, timeout=per_call)
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+            time.sleep(pause)
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
+    def close(self) -> None:
+        """Close the connection pool (idempotent)."""
+        self._http.close()
+
+    def __enter__(self) -> RestClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def _examples(examples: Any) -> Sequence[Mapping[str, Any]]:
+    if isinstance(examples, Mapping) or not isinstance(examples, Sequence):
+        raise ValidationError(f"examples: expected a list of feature dicts, got {type(examples).__name__}")
+    if not examples:
+        raise ValidationError("examples: expected at least one example, got an empty list")
+    for index, example in enumerate(examples):
+        if not isinstance(example, Mapping):
+            raise ValidationError(f"examples[{index}]: expected a dict of features, got {type(example).__name__}")
+    return examples
+
+
+class AsyncRestClient(_RestBase):
+    """The same API as RestClient on ``httpx.AsyncClient``: every method is a coroutine."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        timeout: Timeout = 30.0,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        validate: bool = False,
+        row_format: bool = False,
+        max_connections: int = 10,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        super().__init__(
+            base_url, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
+            validate=validate, row_format=row_format, max_connections=max_connections,
+        )
+        if transport is None:
+            transport = httpx.AsyncHTTPTransport(
+                verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
+            )
+        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, transport=transport)
+
+    async def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
+        deadline = self._deadline(timeout)
+        attempts = self.retry.attempts_for(idempotent)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, path)
+            try:
+                response = await self._http.request(
+                    method, path, content=body, timeout=self._httpx_timeout(remaining),
+                    headers={"Content-Type": "application/json"} if body is not None else None,
+                )
+                content = await response.aread()
+                if response.status_code == 200:
+                    return content
+                error = from_http(response.status_code, content)
+            except httpx.HTTPError as exc:
+                error = _map_transport_error(exc, f"{method} {path}")
+            await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _signature_or_none(
+        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
+    ) -> SignatureSpec | None:
+        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+        if metadata is None:
+            try:
+                metadata = await self.metadata(model, version=version, label=label)
+            except TfsError as exc:
+                if required:
+                    raise
+                logger.debug("no signature for %s (%s); outputs keep JSON-inferred dtypes", model, exc)
+                return None
+        try:
+            return self._pick_signature(metadata, signature)
+        except ValidationError:
+            if required:
+                raise
+            return None
+
+    async def predict(
+        self,
+        inputs: Mapping[str, Any] | Any,
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        output_filter: Sequence[str] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> dict[str, np.ndarray]:
+        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
+        path = model_path(model, version, label) + ":predict"
+        spec = await self._signature_or_none(model, version, label, signature, required=self.validate)
+        body = self._predict_body(inputs, spec, signature)
+        content = await self._request("POST", path, body, timeout, idempotent=False)
+        return json_codec.decode_predict_response(content, spec, output_filter)
+
+    async def classify(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> ClassifyResult:
+        """Classify tf.Example feature dicts; one list of (label, score) per example."""
+        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
+        path = model_path(model, version, label) + ":classify"
+        return json_codec.decode_classify_response(await self._request("POST", path, body, timeout, False))
+
+    async def regress(
+        self,
+        examples: Sequence[Mapping[str, Any]],
+        model: str,
+        *,
+        version: int | None = None,
+        label: str | None = None,
+        signature: str | None = None,
+        context: Mapping[str, Any] | None = None,
+        timeout: Timeout = DEFAULT,
+    ) -> np.ndarray:
+        """Regress tf.Example feature dicts; a float32 array with one value per example."""
+        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
+        path = model_path(model, version, label) + ":regress"
+        return json_codec.decode_regress_response(await self._request("POST", path, body, timeout, False))
+
+    async def metadata(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> ModelMetadata:
+        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
+        content = await self._request("GET", model_path(model, version, label) + "/metadata", None, timeout, True)
+        result = json_codec.decode_metadata(content, model)
+        self._metadata_cache[self._cache_key(model, version, label)] = result
+        return result
+
+    async def status(
+        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
+    ) -> list[ModelVersionStatus]:
+        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
+        content = await self._request("GET", model_path(model, version, label), None, timeout, True)
+        return json_codec.decode_status(content)
+
+    async def wait_until_available(
+        self,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
+            try:
+                statuses = await self.status(model, timeout=per_call)
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
+            await asyncio.sleep(pause)
+
+    async def close(self) -> None:
+        """Close the connection pool (idempotent)."""
+        await self._http.aclose()
+
+    async def __aenter__(self) -> AsyncRestClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
