@@ -1,0 +1,348 @@
+"""JSON text primitives of the REST front end: parse request bodies as TF Serving's rapidjson does, write values.
+
+Parsing accepts ``NaN``/``Infinity``/``-Infinity`` and stops after the first top-level value (trailing bytes are
+ignored), like rapidjson with ``kParseNanAndInfFlag | kParseStopWhenDoneFlag``. orjson is the fast path; the
+stdlib decoder (``raw_decode``) is the fallback for everything orjson refuses. Writing follows ``WriteDecimal``
+(section 5.8 of reference/rest_api.md) for floats, vectorised with numpy because outputs can be millions of values.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import orjson
+
+from toolkit.server.errors import Code, ServingError
+
+_INT64_MIN = -(1 << 63)
+_UINT64_MAX = (1 << 64) - 1
+_JSON_WS = " \t\n\r"
+# How much of a JSON value goes into an error message (TF Serving truncates its debug strings similarly).
+DEBUG_JSON_LIMIT = 256
+
+
+def invalid(message: str) -> ServingError:
+    """An INVALID_ARGUMENT error (HTTP 400), the status of almost every REST parse failure."""
+    return ServingError(Code.INVALID_ARGUMENT, message)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Parsing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def _parse_int(text: str) -> int | float:
+    """rapidjson keeps integers that fit int64/uint64 and turns bigger ones into doubles (orjson does the same)."""
+    value = int(text)
+    if _INT64_MIN <= value <= _UINT64_MAX:
+        return value
+    return float(text)
+
+
+_DECODER = json.JSONDecoder(parse_int=_parse_int)
+
+_RAPIDJSON_MESSAGES = (
+    ("Expecting value", "Invalid value."),
+    ("Expecting property name", "Missing a name for object member."),
+    ("Expecting ':' delimiter", "Missing a colon after a name of object member."),
+    ("Unterminated string", "Missing a closing quotation mark in string."),
+    ("Invalid control character", "Invalid encoding in string."),
+    ("Invalid \\escape", "Invalid escape character in string."),
+    ("Invalid \\uXXXX escape", "Incorrect hex digit after \\u escape in string."),
+)
+
+
+def _comma_message(text: str, pos: int) -> str:
+    """rapidjson names the container whose comma is missing; find it by scanning the prefix (error path only)."""
+    if pos > 4 * 1024 * 1024:
+        return "Missing a comma or closing bracket after an element."
+    stack: list[str] = []
+    in_string = escape = False
+    for ch in text[:pos]:
+        if in_string:
+            if escape:
+                escape = False
+            elif ch == "\\":
+                escape = True
+            elif ch == '"':
+                in_string = False
+        elif ch == '"':
+            in_string = True
+        elif ch in "[{":
+            stack.append(ch)
+        elif ch in "]}" and stack:
+            stack.pop()
+    if stack and stack[-1] == "{":
+        return "Missing a comma or '}' after an object member."
+    return "Missing a comma or ']' after an array element."
+
+
+def _parse_error(exc: json.JSONDecodeError, text: str) -> ServingError:
+    message = exc.msg
+    for prefix, rapid in _RAPIDJSON_MESSAGES:
+        if message.startswith(prefix):
+            message = rapid
+            break
+    else:
+        if message.startswith("Expecting ',' delimiter"):
+            message = _comma_message(text, exc.pos)
+    offset = len(text[: exc.pos].encode("utf-8", "surrogatepass"))
+    return invalid(f"JSON Parse error: {message} at offset: {offset}")
+
+
+def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
+    """Parse a request body into Python values (dict/list/str/int/float/bool/None).
+
+    Strings keep invalid UTF-8 bytes as surrogate escapes (rapidjson does not validate encoding); ``to_bytes``
+    restores them. Raises INVALID_ARGUMENT with TF Serving's ``JSON Parse error: ...`` messages.
+    """
+    if not body:
+        raise invalid("JSON Parse error: The document is empty" + empty_hint)
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        pass  # NaN/Infinity, trailing bytes, invalid UTF-8, deep nesting, ...: the exact (slower) path decides.
+    text = body.decode("utf-8", "surrogateescape")
+    start = 0
+    length = len(text)
+    while start < length and text[start] in _JSON_WS:
+        start += 1
+    if start == length:
+        raise invalid(f"JSON Parse error: The document is empty. at offset: {len(body)}")
+    try:
+        value, _end = _DECODER.raw_decode(text, start)
+    except json.JSONDecodeError as exc:
+        raise _parse_error(exc, text) from None
+    except RecursionError:
+        raise invalid(
+            "JSON Parse error: the document is nested too deeply for this server "
+            f"(more than about {_max_depth_hint()} levels of arrays/objects)"
+        ) from None
+    return value
+
+
+def _max_depth_hint() -> int:
+    import sys
+
+    return sys.getrecursionlimit()
+
+
+def to_bytes(text: str) -> bytes:
+    """UTF-8 bytes of a parsed JSON string, restoring raw (invalid UTF-8) bytes kept as surrogate escapes."""
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            return text.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:
+            return text.encode("utf-8", "surrogatepass")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------------------------------
+
+
+def string_token(value: str | bytes) -> bytes:
+    """A JSON string token. Raw bytes pass through unvalidated (as rapidjson's Writer does)."""
+    if isinstance(value, bytes):
+        try:
+            return orjson.dumps(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            value = value.decode("utf-8", "surrogateescape")
+    try:
+        return orjson.dumps(value)
+    except TypeError:  # surrogates: keep them as the raw bytes they stand for
+        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape")
+
+
+def error_body(message: str) -> bytes:
+    """``{"error": "<message>"}`` pretty-printed with a 4-space indent, as ``MakeJsonFromStatus`` writes it."""
+    return b'{\n    "error": ' + string_token(message) + b"\n}"
+
+
+_POW10 = [10.0**k for k in range(23)]
+
+
+def format_float(value: float, *, double: bool) -> str:
+    """TF Serving's ``WriteDecimal`` for one value: %g, round-trip check, %.9g/%.17g, ``.0`` for whole numbers."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "-Infinity" if value < 0 else "Infinity"
+    text = "%g" % value
+    back = float(text)
+    if (back if double else float(np.float32(back))) != value:
+        text = ("%.17g" if double else "%.9g") % value
+    if "." not in text and "e" not in text:
+        text += ".0"
+    return text
+
+
+def format_floats(array: np.ndarray) -> list[str]:
+    """``WriteDecimal`` text of every element of a float32/float64 array (flattened, C order).
+
+    A vectorised test decides which values round-trip with 6 significant digits (%g) and which need
+    max_digits10 (%.9g / %.17g); each value is then formatted once. Values where the vectorised test is not
+    exact (very large/small magnitudes) go through the scalar ``format_float``.
+    """
+    flat = np.ascontiguousarray(array).ravel()
+    double = flat.dtype == np.float64
+    if not double and flat.dtype != np.float32:
+        flat = flat.astype(np.float32)
+    n = flat.size
+    if n == 0:
+        return []
+    values = flat.tolist()
+    if n < 64:
+        return [format_float(v, double=double) for v in values]
+    wide = flat.astype(np.float64)
+    absv = np.abs(wide)
+    finite = np.isfinite(wide)
+    nonzero = absv > 0
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        exp10 = np.floor(np.log10(np.where(nonzero & finite, absv, 1.0))).astype(np.int64)
+        # log10 can be off by one next to powers of ten: fix it against exact powers.
+        exp10 = np.clip(exp10, -400, 400)
+        lower = np.power(10.0, exp10.astype(np.float64))
+        exp10 = np.where(absv < lower, exp10 - 1, exp10)
+        upper = np.power(10.0, (exp10 + 1).astype(np.float64))
+        exp10 = np.where(absv >= upper, exp10 + 1, exp10)
+        shift = 5 - exp10  # scale so that 6 significant digits sit left of the point
+        limit = 1e8 if not double else 1e300
+        exact = finite & nonzero & (np.abs(shift) <= 22) & (absv < limit)
+        shift_c = np.where(exact, shift, 0)
+        pos = shift_c >= 0
+        powers = np.asarray(_POW10)[np.abs(shift_c)]
+        mant = np.round(np.where(pos, wide * powers, wide / powers))
+        rounded = np.where(pos, mant / powers, mant * powers)
+        back = rounded if double else rounded.astype(np.float32)
+        six = exact & (back == flat)
+    full = "%.17g" if double else "%.9g"
+    out = ["%g" % v if s else full % v for v, s in zip(values, six.tolist(), strict=True)]
+    # Whole numbers printed without exponent need ".0": %g does that below 1e6, %.9g/%.17g below 1e9/1e17.
+    whole = finite & (np.trunc(wide) == wide)
+    needs_dot = whole & np.where(six, absv < 1e6, absv < (1e17 if double else 1e9))
+    for i in np.flatnonzero(needs_dot).tolist():
+        out[i] += ".0"
+    for i in np.flatnonzero(~exact).tolist():
+        out[i] = format_float(values[i], double=double)
+    return out
+
+
+def nest(tokens: Sequence[str], shape: Sequence[int]) -> str:
+    """Join flat value tokens into nested JSON lists of ``shape`` (rank 0: the single token itself)."""
+    if not shape:
+        return tokens[0]
+    if 0 in shape:
+        return _empty_nest(shape)
+    level: Sequence[str] = tokens
+    for dim in reversed(shape):
+        level = ["[" + ",".join(level[i : i + dim]) + "]" for i in range(0, len(level), dim)]
+    return level[0]
+
+
+def _empty_nest(shape: Sequence[int]) -> str:
+    """Nested lists for a shape that contains a zero dimension (no values at all)."""
+    shape = list(shape)
+    zero_at = shape.index(0)
+    text = "[]"
+    for dim in reversed(shape[:zero_at]):
+        text = "[" + ",".join([text] * dim) + "]"
+    return text
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Debug strings of JSON values (for error messages, as TF Serving's JsonValueToString)
+# --------------------------------------------------------------------------------------------------------------
+
+
+class _Budget(Exception):
+    pass
+
+
+def json_type_name(value: Any) -> str:
+    """rapidjson's type name: Null, False, True, Object, Array, String, Number."""
+    if value is None:
+        return "Null"
+    if value is True:
+        return "True"
+    if value is False:
+        return "False"
+    if isinstance(value, dict):
+        return "Object"
+    if isinstance(value, list):
+        return "Array"
+    if isinstance(value, str):
+        return "String"
+    return "Number"
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return string_token(value).decode("utf-8", "surrogateescape")
+    if isinstance(value, int):
+        return str(value)
+    # rapidjson's debug writer prints a double that is exactly a float at float precision.
+    is_float = not math.isfinite(value) or float(np.float32(value)) == value
+    return format_float(value, double=not is_float)
+
+
+def debug_json(value: Any, limit: int = DEBUG_JSON_LIMIT) -> str:
+    """Pretty JSON text (4-space indent, like rapidjson's PrettyWriter) cut after about ``limit`` characters."""
+    parts: list[str] = []
+    size = 0
+
+    def emit(text: str) -> None:
+        nonlocal size
+        parts.append(text)
+        size += len(text)
+        if size > limit:
+            raise _Budget
+
+    def walk(val: Any, indent: int) -> None:
+        if isinstance(val, dict):
+            if not val:
+                emit("{}")
+                return
+            emit("{\n")
+            first = True
+            for key, item in val.items():
+                if not first:
+                    emit(",\n")
+                first = False
+                emit(" " * (indent + 4) + _scalar_text(str(key)) + ": ")
+                walk(item, indent + 4)
+            emit("\n" + " " * indent + "}")
+        elif isinstance(val, list):
+            if not val:
+                emit("[]")
+                return
+            emit("[\n")
+            first = True
+            for item in val:
+                if not first:
+                    emit(",\n")
+                first = False
+                emit(" " * (indent + 4))
+                walk(item, indent + 4)
+            emit("\n" + " " * indent + "]")
+        else:
+            emit(_scalar_text(val))
+
+    try:
+        walk(value, 0)
+    except (_Budget, RecursionError):
+        return "".join(parts)[:limit] + "..."
+    return "".join(parts)
+
