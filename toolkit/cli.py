@@ -15,6 +15,11 @@ SUBCOMMANDS: dict[str, str] = {
     "inspect": "toolkit.commands.inspect_cmd:inspect_command",
     "config": "toolkit.commands.config_cmd:config_command",
     "serve": "toolkit.server.cli:serve_command",
+    "up": "toolkit.launch.cli:up_command",
+    "down": "toolkit.launch.cli:down_command",
+    "status": "toolkit.launch.cli:status_command",
+    "logs": "toolkit.launch.cli:logs_command",
+    "compose": "toolkit.launch.cli:compose_command",
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -22,6 +27,11 @@ SHORT_HELP: dict[str, str] = {
     "inspect": "Show the signatures of a SavedModel or version folder.",
     "config": "Generate models.config, monitoring.config and batching.config.",
     "serve": "Run the embedded TensorFlow-Serving-compatible model server.",
+    "up": "Generate the config, start the server (Docker or embedded), wait until models are AVAILABLE.",
+    "down": "Stop and remove the server `tfs up` started.",
+    "status": "Models, versions, states and labels from the live server.",
+    "logs": "Show (or follow with -f) the server's logs.",
+    "compose": "Write compose.yaml / compose.cpu.yaml from deploy/deployment.toml (--check: verify).",
 }
 
 

@@ -1,0 +1,30 @@
+"""The ``Runtime`` interface that ``tfs up / down / logs`` drive: Docker (the official image) or embedded."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Protocol
+
+from toolkit.launch.state import Endpoints
+
+
+class Runtime(Protocol):
+    """A way to run the model server for one deploy folder."""
+
+    name: str
+
+    def start(self) -> Endpoints:
+        """Launch the server (not waiting for models); return where it will answer."""
+        ...
+
+    def failure(self) -> str | None:
+        """None while the server runs; otherwise why it stopped (exit status and the last log lines)."""
+        ...
+
+    def stop(self) -> bool:
+        """Stop and remove what ``start`` created; False when nothing was running."""
+        ...
+
+    def logs(self, *, follow: bool = False, tail: int | None = None) -> Iterator[str]:
+        """The server's output, as text chunks; with ``follow`` until the server stops."""
+        ...

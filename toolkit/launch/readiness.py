@@ -1,0 +1,163 @@
+"""The one readiness wait: poll each model's status until every expected version is ``AVAILABLE``; fail fast when
+one ends in ``END`` (a failed load carries the server's error) or when the server process/container dies.
+
+Status comes from REST ``GET /v1/models/<name>`` (TF Serving's GetModelStatus as JSON), parsed in one function.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.config import policy_versions
+from toolkit.deployment import CONTAINER_MODELS_ROOT, DeploymentSpec
+from toolkit.launch.errors import LaunchError, ModelLoadError
+from toolkit.repository import list_versions
+
+
+@dataclass(frozen=True)
+class VersionStatus:
+    """One entry of ``model_version_status``."""
+
+    version: int
+    state: str
+    error_code: str = "OK"
+    error_message: str = ""
+
+
+class StatusUnavailable(Exception):
+    """The server did not answer (yet) or answered with an error for this model."""
+
+
+def fetch_model_status(rest_url: str, model: str, *, timeout: float = 5.0) -> list[VersionStatus]:
+    """``GET /v1/models/<model>`` parsed into VersionStatus entries (descending versions, as the server sends)."""
+    import httpx
+
+    try:
+        response = httpx.get(f"{rest_url.rstrip('/')}/v1/models/{model}", timeout=timeout)
+    except httpx.HTTPError as exc:
+        raise StatusUnavailable(f"{rest_url}: {exc.__class__.__name__}: {exc}") from None
+    if response.status_code != 200:
+        try:
+            message = response.json().get("error", response.text)
+        except ValueError:
+            message = response.text
+        raise StatusUnavailable(f"GET /v1/models/{model}: HTTP {response.status_code}: {message}")
+    try:
+        entries = response.json()["model_version_status"]
+        return [
+            VersionStatus(
+                version=int(e["version"]),
+                state=str(e["state"]),
+                error_code=str(e.get("status", {}).get("error_code", "OK")),
+                error_message=str(e.get("status", {}).get("error_message", "")),
+            )
+            for e in entries
+        ]
+    except (ValueError, KeyError, TypeError) as exc:
+        raise StatusUnavailable(f"GET /v1/models/{model}: unexpected body {response.text[:200]!r} ({exc})") from None
+
+
+def host_model_dir(deploy_dir: str | Path, base_path: str) -> Path | None:
+    """Host folder behind a container base path ``/models/<name>`` (None for URIs or other locations)."""
+    prefix = CONTAINER_MODELS_ROOT.rstrip("/") + "/"
+    if not base_path.startswith(prefix):
+        return None
+    return Path(deploy_dir) / "models" / base_path[len(prefix) :]
+
+
+def expected_versions(spec: DeploymentSpec, deploy_dir: str | Path) -> dict[str, list[int] | None]:
+    """Model -> versions the server will load (its policy applied to the folders on disk); None = not visible
+    from here (a URI base path): then any AVAILABLE version counts. No version folder at all is an error, since
+    TF Serving would wait for one forever."""
+    expected: dict[str, list[int] | None] = {}
+    for model in spec.models:
+        host_dir = host_model_dir(deploy_dir, model.base_path)
+        if host_dir is None:
+            expected[model.name] = None
+            continue
+        on_disk = list_versions(host_dir) if host_dir.is_dir() else []
+        versions = policy_versions(model, on_disk)
+        if not versions:
+            raise LaunchError(
+                f"model {model.name!r}: no version to serve under {host_dir} (policy {model.policy}, folders on "
+                f"disk: {on_disk or 'none'}); export one first (`tfs export ... --name {model.name}`). TF Serving "
+                "would wait forever for it."
+            )
+        expected[model.name] = versions
+    return expected
+
+
+def check_ready(statuses: dict[str, list[VersionStatus]], expected: dict[str, list[int] | None]) -> bool:
+    """True when every expected version is AVAILABLE; raises ModelLoadError when one has ended (END)."""
+    ready = True
+    for model, wanted in expected.items():
+        by_version = {s.version: s for s in statuses.get(model, [])}
+        targets = wanted if wanted is not None else list(by_version)
+        for version in targets:
+            status = by_version.get(version)
+            if status is not None and status.state == "END":
+                detail = f"{status.error_code}: {status.error_message}" if status.error_code != "OK" else "unloaded"
+                raise ModelLoadError(f"model {model!r} version {version} failed to load ({detail})")
+        if wanted is None:
+            ready &= any(s.state == "AVAILABLE" for s in by_version.values())
+        else:
+            ready &= all(by_version.get(v) is not None and by_version[v].state == "AVAILABLE" for v in wanted)
+    return ready
+
+
+def wait_until_available(
+    rest_url: str,
+    expected: dict[str, list[int] | None],
+    *,
+    timeout: float = 600.0,
+    interval: float = 0.5,
+    failure: Callable[[], str | None] = lambda: None,
+    progress: Callable[[dict[str, list[VersionStatus]], str | None], None] | None = None,
+) -> dict[str, list[VersionStatus]]:
+    """Poll until ready (returns the last statuses). ``failure()`` returns a message once the server has died,
+    which stops the wait at once; so does a version in END. A deadline bounds the wait."""
+    deadline = time.monotonic() + timeout
+    statuses: dict[str, list[VersionStatus]] = {}
+    last_problem: str | None = None
+    while True:
+        dead = failure()
+        if dead:
+            raise ModelLoadError(f"the server stopped before the models were AVAILABLE: {dead}")
+        for model in expected:
+            try:
+                statuses[model] = fetch_model_status(rest_url, model)
+                last_problem = None
+            except StatusUnavailable as exc:
+                last_problem = str(exc)
+        if progress is not None:
+            progress(statuses, last_problem)
+        if len(statuses) == len(expected) and check_ready(statuses, expected):
+            return statuses
+        if time.monotonic() >= deadline:
+            states = {m: {s.version: s.state for s in v} for m, v in statuses.items()}
+            raise LaunchError(
+                f"models not AVAILABLE after {timeout:.0f}s (expected {expected}, last seen {states}"
+                + (f", last error: {last_problem}" if last_problem else "")
+                + "); see `tfs logs`"
+            )
+        time.sleep(interval)  # pause between polls; the deadline above bounds the wait
+
+
+def resolve_labels(rest_url: str, model: str, labels: list[str], *, timeout: float = 5.0) -> dict[str, int | str]:
+    """Label -> version as the live server resolves it (``GET .../labels/<L>/metadata`` echoes the version)."""
+    import httpx
+
+    resolved: dict[str, int | str] = {}
+    for label in labels:
+        try:
+            response = httpx.get(f"{rest_url.rstrip('/')}/v1/models/{model}/labels/{label}/metadata", timeout=timeout)
+            if response.status_code == 200:
+                resolved[label] = int(response.json()["model_spec"]["version"])
+            else:
+                resolved[label] = f"error: {response.json().get('error', response.text)}"
+        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
+            resolved[label] = f"error: {exc}"
+    return resolved
