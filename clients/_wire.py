@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from clients._proto import serving_pb2
+from clients._proto import serving_pb2, tensor_pb2
 from clients.codec import decode_tensor, encode_tensor, shape_of_spec
 from clients.errors import ResponseDecodeError, ValidationError, from_status
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
@@ -168,7 +168,7 @@ def multi_inference_result(
 def _tensor_spec(alias: str, info: serving_pb2.TensorInfo) -> TensorSpec:
     return TensorSpec(
         name=alias,
-        dtype_name=serving_pb2.DataType.Name(info.dtype) if info.dtype in serving_pb2.DataType.values() else str(info.dtype),
+        dtype_name=tensor_pb2.DataType.Name(info.dtype) if info.dtype in tensor_pb2.DataType.values() else str(info.dtype),
         shape=shape_of_spec(info.tensor_shape) if info.HasField("tensor_shape") else None,
         tensor_name=info.name,
     )
