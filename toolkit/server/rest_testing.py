@@ -228,3 +228,51 @@ FLOAT, DOUBLE, STRING, INT64, INT32 = (
     types_pb2.DT_INT64,
     types_pb2.DT_INT32,
 )
+
+
+@dataclass
+class RawResponse:
+    """An HTTP answer as bytes: status, headers (lower-case names) and body."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        """Parse the body; NaN/Infinity tokens (TF Serving writes them bare) are accepted."""
+        import json
+
+        return json.loads(self.body)
+
+
+def raw_request(
+    port: int,
+    method: str,
+    target: str,
+    body: bytes | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    *,
+    host: str = "127.0.0.1",
+    timeout: float = 60.0,
+) -> RawResponse:
+    """Send one request with the request-target exactly as given (no normalisation or quoting), over a new socket."""
+    import http.client
+
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
+    try:
+        conn.putrequest(method, target, skip_host=False, skip_accept_encoding=True)
+        payload = body.encode("utf-8") if isinstance(body, str) else body
+        for key, value in (headers or {}).items():
+            conn.putheader(key, value)
+        if payload is not None:
+            conn.putheader("Content-Length", str(len(payload)))
+        conn.endheaders(payload)
+        response = conn.getresponse()
+        data = response.read()
+        return RawResponse(response.status, {k.lower(): v for k, v in response.getheaders()}, data)
+    finally:
+        conn.close()

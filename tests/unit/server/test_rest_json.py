@@ -1,0 +1,170 @@
+"""JSON text rules of the REST front end: float text (reference/rest_api.md 5.8), parsing (5.1), base64 (5.5)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pytest
+
+from toolkit.server.errors import Code, ServingError
+from toolkit.server.rest_json import debug_json, error_body, format_float, format_floats, nest, parse_document
+from toolkit.server.rest_tensor import b64_decode
+
+# The table of section 5.8 (float32 values unless marked double).
+FLOAT_TABLE = [
+    (0.0, "0.0"),
+    (-0.0, "-0.0"),
+    (1.0, "1.0"),
+    (3.0, "3.0"),
+    (100.0, "100.0"),
+    (999999.0, "999999.0"),
+    (1234567.0, "1234567.0"),
+    (9000000.0, "9e+06"),
+    (0.0003, "0.0003"),
+    (0.00003, "3e-05"),
+    (0.1, "0.1"),
+    (1 / 3, "0.333333343"),
+    (555557.5, "555557.5"),
+    (123456.7, "123456.703"),
+    (1435774380.0, "1.43577434e+09"),
+    (1e20, "1e+20"),
+    (float("nan"), "NaN"),
+    (float("inf"), "Infinity"),
+    (float("-inf"), "-Infinity"),
+]
+DOUBLE_TABLE = [(1 / 3, "0.33333333333333331"), (0.1, "0.1"), (2.5, "2.5"), (1e300, "1e+300"), (1234567.0, "1234567.0")]
+
+
+@pytest.mark.parametrize(("value", "text"), FLOAT_TABLE)
+def test_float32_text_matches_table(value: float, text: str) -> None:
+    as_float32 = float(np.float32(value))
+    assert format_float(as_float32, double=False) == text
+    # The vectorised path (used for large outputs) gives the same text, alone and among many other values.
+    many = np.full(200, value, dtype=np.float32)
+    assert set(format_floats(many)) == {text}
+
+
+@pytest.mark.parametrize(("value", "text"), DOUBLE_TABLE)
+def test_double_text_matches_table(value: float, text: str) -> None:
+    assert format_float(value, double=True) == text
+    assert format_floats(np.full(100, value, dtype=np.float64)) == [text] * 100
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_vectorised_float_text_equals_scalar_rule(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    values = np.concatenate(
+        [
+            rng.random(3000),
+            np.round(rng.random(3000) * 1000, 2),
+            rng.integers(-10**7, 10**7, 3000).astype(np.float64),
+            rng.standard_normal(3000) * 10.0 ** rng.integers(-40, 40, 3000),
+            np.array([0.0, -0.0, np.nan, np.inf, -np.inf, 1e6, 1e8, 1e9, 1e17, 5e-324, 1e-45, 3.4e38]),
+        ]
+    )
+    with np.errstate(over="ignore"):
+        array = values.astype(dtype)
+    expected = [format_float(v, double=dtype is np.float64) for v in array.tolist()]
+    assert format_floats(array) == expected
+
+
+def test_float_text_round_trips_at_its_precision() -> None:
+    values = np.random.default_rng(3).standard_normal(5000).astype(np.float32)
+    texts = format_floats(values)
+    assert all("." in t or "e" in t for t in texts)
+    assert np.array_equal(np.array([np.float32(float(t)) for t in texts]), values)
+
+
+def test_nest_builds_nested_lists() -> None:
+    assert nest(["1", "2", "3", "4", "5", "6"], [2, 3]) == "[[1,2,3],[4,5,6]]"
+    assert nest(["7.0"], []) == "7.0"
+    assert nest([], [2, 0, 3]) == "[[],[]]"
+    assert nest([], [0]) == "[]"
+
+
+def test_parse_accepts_nan_infinity_and_ignores_trailing_bytes() -> None:
+    doc = parse_document(b'  {"a": [NaN, Infinity, -Infinity, 1]} trailing garbage {')
+    assert doc["a"][3] == 1 and np.isnan(doc["a"][0]) and doc["a"][1:3] == [float("inf"), float("-inf")]
+
+
+def test_parse_keeps_int_and_decimal_apart_and_big_ints_become_doubles() -> None:
+    doc = parse_document(b'{"i": 10, "f": 10.0, "u": 18446744073709551615, "big": 18446744073709551616}')
+    assert type(doc["i"]) is int and type(doc["f"]) is float
+    assert doc["u"] == 18446744073709551615 and type(doc["u"]) is int
+    assert type(doc["big"]) is float
+    # The fallback parser (taken when orjson refuses, e.g. because of NaN) keeps the same rule.
+    doc = parse_document(b'{"n": NaN, "u": 18446744073709551615, "big": 18446744073709551616}')
+    assert type(doc["u"]) is int and type(doc["big"]) is float
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"", "JSON Parse error: The document is empty"),
+        (b"   ", "JSON Parse error: The document is empty. at offset: 3"),
+        (b"x", "JSON Parse error: Invalid value. at offset: 0"),
+        (b'{"a" 1}', "JSON Parse error: Missing a colon after a name of object member. at offset: 5"),
+        (b'{"a": 1 "b": 2}', "JSON Parse error: Missing a comma or '}' after an object member. at offset: 8"),
+        (b"[1, 2 3]", "JSON Parse error: Missing a comma or ']' after an array element. at offset: 6"),
+        (b'{"a": "x', "JSON Parse error: Missing a closing quotation mark in string. at offset: 6"),
+        (b"{1: 2}", "JSON Parse error: Missing a name for object member. at offset: 1"),
+    ],
+)
+def test_parse_errors_use_rapidjson_messages(body: bytes, message: str) -> None:
+    with pytest.raises(ServingError) as info:
+        parse_document(body)
+    assert info.value.code == Code.INVALID_ARGUMENT
+    assert info.value.message == message
+
+
+def test_parse_deep_nesting_is_a_clear_400_not_a_crash() -> None:
+    body = b'{"unused": ' + b"[" * 200000 + b"]" * 200000 + b', "instances": [1]}'
+    with pytest.raises(ServingError) as info:
+        parse_document(body)
+    assert info.value.code == Code.INVALID_ARGUMENT
+    assert "nested too deeply" in info.value.message
+
+
+def test_parse_keeps_invalid_utf8_bytes() -> None:
+    from toolkit.server.rest_json import to_bytes
+
+    doc = parse_document(b'{"s": "a\xffb"}')
+    assert to_bytes(doc["s"]) == b"a\xffb"
+
+
+@pytest.mark.parametrize(
+    ("text", "decoded"),
+    [
+        ("aGVsbG8=", b"hello"),
+        ("aGVsbG8", b"hello"),  # padding may be absent
+        ("aGVs bG8=\n", b"hello"),  # ASCII whitespace is skipped
+        ("aGk=", b"hi"),
+        ("aGk.", b"hi"),  # '.' is a pad character too
+        ("", b""),
+        ("+/+/", b"\xfb\xff\xbf"),
+    ],
+)
+def test_base64_accepts_absl_forms(text: str, decoded: bytes) -> None:
+    assert b64_decode(text) == decoded
+
+
+@pytest.mark.parametrize("text", ["-_-_", "aGk==", "aGVsb", "a", "aG=k", "####"])
+def test_base64_rejects_url_safe_bad_padding_and_leftover_bits(text: str) -> None:
+    with pytest.raises(ServingError) as info:
+        b64_decode(text)
+    assert info.value.message == "Unable to base64 decode"
+
+
+def test_error_body_is_pretty_printed_json_object() -> None:
+    assert error_body('bad "x"\n') == b'{\n    "error": "bad \\"x\\"\\n"\n}'
+
+
+def test_debug_json_prints_floats_like_write_decimal_and_truncates() -> None:
+    assert debug_json(1.0) == "1.0"
+    assert debug_json("x") == '"x"'
+    assert debug_json({"a": [1, 2]}) == '{\n    "a": [\n        1,\n        2\n    ]\n}'
+    long = debug_json(list(range(1000)))
+    assert long.endswith("...") and len(long) < 300
