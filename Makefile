@@ -1,0 +1,42 @@
+# The two commands of the README:
+#   make demo   export the planet example, generate the config, launch the server (Docker if an engine is
+#               reachable, else the embedded runtime), wait until it is AVAILABLE and smoke-test it
+#   make test   the whole test suite (unit + integration against live servers on 127.0.0.1 + real Docker engine)
+# Both create .venv and install the project with its extras first, so a fresh clone needs nothing else.
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo down test test-fast bench clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[toolkit,dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/tfs export --example planet --version 1 --force
+	$(BIN)/tfs up
+	$(BIN)/tfs smoke
+	@echo "The server keeps running; stop it with: $(BIN)/tfs down"
+
+down: install
+	$(BIN)/tfs down
+
+test: install
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+bench: install
+	$(BIN)/python benchmarks/bench_clients.py
+	$(BIN)/python benchmarks/bench_batching.py
+
+clean:
+	rm -rf $(VENV) deploy/.tfs deploy/models.config deploy/monitoring.config deploy/batching.config
