@@ -1,0 +1,292 @@
+"""Server-side batching (--enable_batching): concurrent Predict calls on the same servable and signature are merged
+along dim 0, run once, and split back, as TF Serving's BatchingSession over a shared batch scheduler.
+
+Parameters come from --batching_parameters_file (BatchingParameters) or, with
+--enable_per_model_batching_parameters, from <version_dir>/batching_params.pbtxt. Error codes and messages follow
+TF Serving (queue full UNAVAILABLE, task too big INVALID_ARGUMENT, shape mismatch FAILED_PRECONDITION).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from toolkit.protos import serving_config_pb2
+from toolkit.server import config as cfg
+from toolkit.server.errors import Code, ServingError
+from toolkit.server.metrics import ServerMetrics
+from toolkit.server.servable import Servable
+
+log = logging.getLogger(__name__)
+
+PER_MODEL_FILE = "batching_params.pbtxt"
+
+
+@dataclass(frozen=True)
+class BatchingConfig:
+    """Effective values of BatchingParameters (defaults of TF's SharedBatchScheduler queue options)."""
+
+    max_batch_size: int = 1000
+    batch_timeout_micros: int = 0
+    max_enqueued_batches: int = 10
+    num_batch_threads: int = max(os.cpu_count() or 1, 1)
+    allowed_batch_sizes: tuple[int, ...] = ()
+    pad_variable_length_inputs: bool = False
+    enable_large_batch_splitting: bool = False
+    max_execution_batch_size: int = 0
+
+    @classmethod
+    def from_proto(cls, params: serving_config_pb2.BatchingParameters) -> BatchingConfig:
+        defaults = cls()
+
+        def get(name: str, default: int) -> int:
+            return int(getattr(params, name).value) if params.HasField(name) else default
+
+        max_batch = get("max_batch_size", defaults.max_batch_size)
+        return cls(
+            max_batch_size=max_batch,
+            batch_timeout_micros=get("batch_timeout_micros", 0),
+            max_enqueued_batches=get("max_enqueued_batches", defaults.max_enqueued_batches),
+            num_batch_threads=get("num_batch_threads", defaults.num_batch_threads),
+            allowed_batch_sizes=tuple(params.allowed_batch_sizes),
+            pad_variable_length_inputs=params.pad_variable_length_inputs,
+            enable_large_batch_splitting=bool(params.enable_large_batch_splitting.value),
+            max_execution_batch_size=get("max_execution_batch_size", max_batch),
+        )
+
+    @property
+    def execution_limit(self) -> int:
+        return self.max_execution_batch_size if self.enable_large_batch_splitting else self.max_batch_size
+
+
+@dataclass
+class _Task:
+    feeds: dict[str, np.ndarray]
+    size: int
+    timeout: float | None
+    done: threading.Event = field(default_factory=threading.Event)
+    outputs: list[np.ndarray] | None = None
+    error: ServingError | None = None
+    enqueued: float = field(default_factory=time.monotonic)
+
+
+class BatchScheduler:
+    """A queue of tasks for one (servable, signature, feeds, fetches) with its own batch threads."""
+
+    def __init__(
+        self, servable: Servable, fetches: list[str], config: BatchingConfig, metrics: ServerMetrics
+    ) -> None:
+        self.servable = servable
+        self.fetches = fetches
+        self.config = config
+        self.metrics = metrics
+        self._queue: collections.deque[_Task] = collections.deque()
+        self._cond = threading.Condition()
+        self._stopped = False
+        self._threads = [
+            threading.Thread(target=self._loop, name=f"batch-{servable.name}-{i}", daemon=True)
+            for i in range(max(config.num_batch_threads, 1))
+        ]
+        for thread in self._threads:
+            thread.start()
+
+    # -- client side
+    def submit(self, feeds: dict[str, np.ndarray], timeout: float | None) -> list[np.ndarray]:
+        sizes = {value.shape[0] for value in feeds.values()}
+        if len(sizes) != 1:
+            raise ServingError(
+                Code.INVALID_ARGUMENT,
+                "Batching session Run() input tensors must have equal 0th-dimension size",
+            )
+        size = sizes.pop()
+        limit = self.config.max_batch_size
+        if size > limit and not self.config.enable_large_batch_splitting:
+            raise ServingError(Code.INVALID_ARGUMENT, f"Task size {size} is larger than maximum input batch size {limit}")
+        if size > self.config.execution_limit:
+            return self._split_and_submit(feeds, size, timeout)
+        task = _Task(feeds, size, timeout)
+        with self._cond:
+            if self._stopped:
+                raise ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down")
+            queued = sum(t.size for t in self._queue) + size
+            open_batches = -(-queued // self.config.execution_limit)
+            if open_batches > self.config.max_enqueued_batches:
+                raise ServingError(
+                    Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
+                )
+            self._queue.append(task)
+            self._cond.notify_all()
+        self.metrics.input_batch_size.observe(self.servable.name, value=size)
+        task.done.wait()
+        if task.error is not None:
+            raise task.error
+        return task.outputs  # type: ignore[return-value]
+
+    def _split_and_submit(self, feeds: dict[str, np.ndarray], size: int, timeout: float | None) -> list[np.ndarray]:
+        step = self.config.execution_limit
+        parts = [
+            self.submit({k: v[i : i + step] for k, v in feeds.items()}, timeout) for i in range(0, size, step)
+        ]
+        return [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.fetches))]
+
+    # -- batch threads
+    def _take_batch(self) -> list[_Task] | None:
+        timeout = self.config.batch_timeout_micros / 1e6
+        limit = self.config.execution_limit
+        with self._cond:
+            while not self._queue and not self._stopped:
+                self._cond.wait()
+            if self._stopped and not self._queue:
+                return None
+            deadline = self._queue[0].enqueued + timeout
+            while True:
+                total = 0
+                for task in self._queue:
+                    if total + task.size > limit:
+                        break
+                    total += task.size
+                full = total >= limit or (sum(t.size for t in self._queue) > total)
+                remaining = deadline - time.monotonic()
+                if full or remaining <= 0 or self._stopped:
+                    break
+                self._cond.wait(remaining)
+                if not self._queue:
+                    return []
+            batch: list[_Task] = []
+            total = 0
+            while self._queue and total + self._queue[0].size <= limit:
+                task = self._queue.popleft()
+                batch.append(task)
+                total += task.size
+            return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take_batch()
+            if batch is None:
+                return
+            if batch:
+                self._process(batch)
+
+    def _process(self, batch: list[_Task]) -> None:
+        try:
+            merged, padded_size = self._merge(batch)
+            timeouts = [t.timeout for t in batch if t.timeout is not None]
+            outputs = self.servable.run(merged, self.fetches, min(timeouts) if timeouts else None)
+            self.metrics.batch_size.observe(self.servable.name, value=padded_size)
+            for output in outputs:
+                if output.ndim == 0 or output.shape[0] != padded_size:
+                    raise ServingError(
+                        Code.FAILED_PRECONDITION,
+                        "Batched output tensor's 0th dimension does not equal the sum of the 0th dimension sizes "
+                        "of the input tensors",
+                    )
+            offset = 0
+            for task in batch:
+                task.outputs = [output[offset : offset + task.size] for output in outputs]
+                offset += task.size
+        except ServingError as exc:
+            for task in batch:
+                task.error = exc
+        except Exception as exc:  # noqa: BLE001 - deliver every failure to the waiting callers
+            error = ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
+            for task in batch:
+                task.error = error
+        finally:
+            for task in batch:
+                task.done.set()
+
+    def _merge(self, batch: list[_Task]) -> tuple[dict[str, np.ndarray], int]:
+        total = sum(t.size for t in batch)
+        padded = total
+        for allowed in self.config.allowed_batch_sizes:
+            if allowed >= total:
+                padded = allowed
+                break
+        merged: dict[str, np.ndarray] = {}
+        for name in batch[0].feeds:
+            parts = [t.feeds[name] for t in batch]
+            tails = {p.shape[1:] for p in parts}
+            if len(tails) > 1:
+                if not self.config.pad_variable_length_inputs:
+                    raise ServingError(
+                        Code.FAILED_PRECONDITION,
+                        f"Tensors with name '{name}' from different tasks have different shapes and padding is "
+                        "turned off. Set pad_variable_length_inputs to true, or ensure that all tensors with the "
+                        "same name have equal dimensions starting with the first dim.",
+                    )
+                parts = _pad_to_common_shape(parts)
+            value = np.concatenate(parts, axis=0)
+            if padded > total:
+                filler = np.repeat(value[:1], padded - total, axis=0)
+                value = np.concatenate([value, filler], axis=0)
+            merged[name] = value
+        return merged, padded
+
+    def stop(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify_all()
+
+
+def _pad_to_common_shape(parts: list[np.ndarray]) -> list[np.ndarray]:
+    ranks = {p.ndim for p in parts}
+    if len(ranks) > 1:
+        raise ServingError(Code.FAILED_PRECONDITION, "Tensors with different ranks cannot be padded into one batch")
+    target = [max(p.shape[d] for p in parts) for d in range(1, parts[0].ndim)]
+    padded = []
+    for part in parts:
+        widths = [(0, 0)] + [(0, t - s) for t, s in zip(target, part.shape[1:])]
+        fill = b"" if part.dtype == object else 0
+        padded.append(np.pad(part, widths, constant_values=fill))
+    return padded
+
+
+class BatchingRunner:
+    """An ``inference.Runner`` that sends predict calls through per-signature batch schedulers."""
+
+    def __init__(self, default: BatchingConfig, metrics: ServerMetrics, per_model: bool = False) -> None:
+        self.default = default
+        self.metrics = metrics
+        self.per_model = per_model
+        self._lock = threading.Lock()
+
+    def config_for(self, servable: Servable) -> BatchingConfig:
+        if self.per_model:
+            path = os.path.join(servable.path, PER_MODEL_FILE)
+            if os.path.exists(path):
+                try:
+                    return BatchingConfig.from_proto(cfg.read_batching_parameters(path))
+                except cfg.ConfigFileError as exc:
+                    raise ServingError(Code.INVALID_ARGUMENT, str(exc)) from exc
+        return self.default
+
+    def prepare(self, servable: Servable) -> None:
+        """Validate per-model parameters at load time (a bad file fails the load)."""
+        servable.batching_config = self.config_for(servable)  # type: ignore[attr-defined]
+
+    def __call__(
+        self,
+        servable: Servable,
+        signature_key: str,
+        signature: object,
+        feeds: dict[str, np.ndarray],
+        fetches: list[str],
+        timeout: float | None,
+    ) -> list[np.ndarray]:
+        if any(value.ndim == 0 for value in feeds.values()):
+            return servable.run(feeds, fetches, timeout)  # scalars cannot be batched
+        key = (signature_key, tuple(sorted(feeds)), tuple(fetches))
+        with self._lock:
+            scheduler = servable.batchers.get(key)
+            if scheduler is None:
+                config = getattr(servable, "batching_config", None) or self.config_for(servable)
+                scheduler = BatchScheduler(servable, list(fetches), config, self.metrics)
+                servable.batchers[key] = scheduler
+        return scheduler.submit(feeds, timeout)  # type: ignore[attr-defined]

@@ -1,0 +1,352 @@
+"""Start-up, serving and shutdown of ``tfs serve``, in tensorflow_model_server's order (server.cc BuildAndStart):
+validate options, read configs, load every initial model and wait until AVAILABLE, then open gRPC, then REST,
+then poll the config file. SIGTERM/SIGINT stop accepting, drain in-flight requests and exit 0.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+from toolkit.server import config as cfg
+from toolkit.server import flags as flagmod
+from toolkit.server.errors import ServingError
+
+log = logging.getLogger("toolkit.server")
+
+EXIT_OK = 0
+EXIT_START_FAILED = 1
+EXIT_USAGE = 2
+
+
+class StartupError(Exception):
+    """The server cannot start; the message follows "Failed to start server. Error: "."""
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload = {
+            "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        if record.exc_info:
+            payload["exc"] = self.formatException(record.exc_info)
+        return json.dumps(payload)
+
+
+def configure_logging() -> None:
+    """Structured logs on stderr: ``TFS_LOG_FORMAT=json`` gives JSON lines; ``TFS_LOG_LEVEL`` sets the level."""
+    root = logging.getLogger()
+    if getattr(configure_logging, "_done", False):
+        return
+    configure_logging._done = True  # type: ignore[attr-defined]
+    handler = logging.StreamHandler(sys.stderr)
+    if os.environ.get("TFS_LOG_FORMAT", "").lower() == "json":
+        handler.setFormatter(_JsonFormatter())
+    else:
+        formatter = logging.Formatter("%(asctime)s.%(msecs)03dZ %(levelname)s %(name)s: %(message)s", "%Y-%m-%dT%H:%M:%S")
+        formatter.converter = time.gmtime
+        handler.setFormatter(formatter)
+    root.handlers[:] = [handler]
+    root.setLevel(os.environ.get("TFS_LOG_LEVEL", "INFO").upper())
+    for noisy in ("absl", "tensorflow", "h5py"):
+        logging.getLogger(noisy).setLevel(logging.ERROR)
+
+
+def version_text() -> str:
+    from toolkit.server.servable import tf_module
+
+    tf = tf_module()
+    try:
+        from importlib.metadata import version
+
+        tfs_version = version("tensorflow-serving-api")
+    except Exception:  # noqa: BLE001 - best effort
+        tfs_version = tf.__version__
+    return f"TensorFlow ModelServer: {tfs_version}-tfs-toolkit\nTensorFlow Library: {tf.__version__}"
+
+
+@dataclass
+class _Parts:
+    manager: object
+    core: object
+    grpc_server: object | None = None
+    rest: object | None = None
+    config_poller: threading.Thread | None = None
+
+
+class ModelServer:
+    """The embedded server: build with options, ``start()`` (blocks until ready), ``wait()``, ``stop()``."""
+
+    def __init__(self, options: flagmod.ServerOptions) -> None:
+        self.options = options
+        self._stop = threading.Event()
+        self.parts: _Parts | None = None
+        self.monitoring_path: str | None = None
+
+    # ------------------------------------------------------------------------------------------ start-up
+    def _validate(self) -> None:
+        o = self.options
+        if not o.model_config_file and not o.model_base_path:
+            raise StartupError("Both server_options.model_base_path and server_options.model_config_file are empty!")
+        if o.batching_parameters_file and not o.enable_batching:
+            raise StartupError(
+                "server_options.batching_parameters_file is set without setting server_options.enable_batching to "
+                "true."
+            )
+        if o.port == 0 and not o.grpc_socket_path:
+            raise StartupError(
+                "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
+            )
+        if o.use_alts_credentials and o.ssl_config_file:
+            raise StartupError("Both use_alts_credentials and ssl_config_file are set; only one may be used.")
+        if (
+            o.tensorflow_session_parallelism > 0
+            and o.tensorflow_intra_op_parallelism > 0
+            and o.tensorflow_inter_op_parallelism > 0
+        ):
+            raise StartupError(
+                "Either set tensorflow_session_parallelism or (tensorflow_intra_op_parallelism, "
+                "tensorflow_inter_op_parallelism), not both."
+            )
+
+    def _initial_config(self) -> cfg.ModelServerConfig:
+        o = self.options
+        if o.model_config_file:
+            return cfg.read_model_server_config(o.model_config_file)
+        return cfg.single_model_config(o.model_name, o.model_base_path)
+
+    def _build(self) -> _Parts:
+        from toolkit.server import batching, inference, warmup
+        from toolkit.server.core import ServingCoreImpl
+        from toolkit.server.manager import ManagerOptions, ModelManager
+        from toolkit.server.metrics import ServerMetrics
+        from toolkit.server.servable import Servable, SessionOptions
+
+        o = self.options
+        metrics = ServerMetrics()
+        inference_options = inference.InferenceOptions(
+            tensor_content=o.enable_serialization_as_tensor_content,
+            method_name_check=o.enable_signature_method_name_check,
+        )
+        runner: inference.Runner = inference.direct_runner
+        batching_runner: batching.BatchingRunner | None = None
+        if o.enable_batching:
+            params = (
+                cfg.read_batching_parameters(o.batching_parameters_file)
+                if o.batching_parameters_file
+                else None
+            )
+            default = batching.BatchingConfig.from_proto(params) if params else batching.BatchingConfig()
+            batching_runner = batching.BatchingRunner(default, metrics, o.enable_per_model_batching_parameters)
+            runner = batching_runner
+            log.info("Batching enabled: %s", default)
+        session_options = SessionOptions(
+            tags=tuple(o.saved_model_tag_set) or ("serve",),
+            intra_op=o.tensorflow_intra_op_parallelism or o.tensorflow_session_parallelism,
+            inter_op=o.tensorflow_inter_op_parallelism or o.tensorflow_session_parallelism,
+            session_config_file=o.tensorflow_session_config_file,
+        )
+        if o.tensorflow_session_config_file:
+            session_options.config_proto()  # parse errors are start-up errors
+
+        def load(name: str, version: int, path: str) -> Servable:
+            servable = Servable(name, version, path, session_options)
+            try:
+                if batching_runner is not None:
+                    batching_runner.prepare(servable)
+                if o.enable_model_warmup:
+                    start = time.perf_counter()
+                    status = "OK"
+                    try:
+                        warmup.run_warmup(
+                            servable,
+                            inference_options,
+                            o.num_request_iterations_for_warmup,
+                            predict_runner=runner,
+                            on_record=lambda: metrics.warmup_request_count.inc(name, version),
+                        )
+                    except ServingError as exc:
+                        status = exc.code.name
+                        raise
+                    finally:
+                        metrics.model_warmup_latency.observe(
+                            path, status, value=(time.perf_counter() - start) * 1e6
+                        )
+            except BaseException:
+                servable.close()
+                raise
+            return servable
+
+        manager = ModelManager(
+            ManagerOptions(
+                file_system_poll_wait_seconds=o.file_system_poll_wait_seconds,
+                max_num_load_retries=o.max_num_load_retries,
+                load_retry_interval_micros=o.load_retry_interval_micros,
+                allow_version_labels_for_unavailable_models=o.allow_version_labels_for_unavailable_models,
+            ),
+            load,
+            metrics,
+        )
+        core = ServingCoreImpl(manager, metrics, inference_options, predict_runner=runner)
+        return _Parts(manager=manager, core=core)
+
+    def start(self) -> None:
+        """Everything up to "ready": raises StartupError (message for "Failed to start server. Error: ")."""
+        from toolkit.server.grpc_service import GrpcSettings, PortInUseError, start_grpc_server
+
+        o = self.options
+        try:
+            self._validate()
+            config = self._initial_config()
+            if o.monitoring_config_file:
+                self.monitoring_path = cfg.read_monitoring_config(o.monitoring_config_file)
+            ssl = cfg.read_ssl_config(o.ssl_config_file) if o.ssl_config_file else None
+            self.parts = parts = self._build()
+        except cfg.ConfigFileError as exc:
+            raise StartupError(str(exc)) from exc
+        manager = parts.manager
+        try:
+            manager.apply_config(config)  # type: ignore[attr-defined]
+        except ServingError as exc:
+            raise StartupError(exc.to_status_string()) from exc
+        names = manager.model_names()  # type: ignore[attr-defined]
+        log.info("Loading %d model(s): %s", len(names), ", ".join(names))
+        manager.start_polling()  # type: ignore[attr-defined]
+        try:
+            manager.wait_until_available(names)  # type: ignore[attr-defined]
+        except ServingError as exc:
+            if self._stop.is_set():
+                return  # SIGTERM while loading: a clean stop, not a failure
+            raise StartupError(exc.to_status_string()) from exc
+        if self._stop.is_set():
+            return
+        try:
+            parts.grpc_server = start_grpc_server(
+                parts.core,  # type: ignore[arg-type]
+                GrpcSettings(
+                    host=o.host,
+                    port=o.port,
+                    socket_path=o.grpc_socket_path,
+                    channel_arguments=o.grpc_channel_arguments,
+                    max_threads=o.grpc_max_threads,
+                    ssl=ssl,
+                    health=o.enable_grpc_healthcheck_service,
+                ),
+            )
+        except (PortInUseError, ValueError) as exc:
+            raise StartupError(f"{exc} (--port={o.port})") from exc
+        if o.rest_api_port != 0 and o.rest_api_port != o.port:
+            from toolkit.server.rest import start_rest_server
+
+            try:
+                parts.rest = start_rest_server(
+                    parts.core,  # type: ignore[arg-type]
+                    o.host,
+                    o.rest_api_port,
+                    timeout_ms=o.rest_api_timeout_in_ms,
+                    enable_cors=o.rest_api_enable_cors_support,
+                    monitoring_path=self.monitoring_path,
+                )
+            except OSError as exc:
+                raise StartupError(f"{exc} (--rest_api_port={o.rest_api_port})") from exc
+            log.info("Exporting HTTP/REST API at:localhost:%d ...", o.rest_api_port)
+        elif o.rest_api_port != 0:
+            log.error("--rest_api_port cannot be the same as --port. Please use a different port for HTTP/REST API. "
+                      "Skipped exporting HTTP/REST API.")
+        if self.monitoring_path and not parts.rest:
+            log.warning("--monitoring_config_file is set but there is no REST port: metrics are not exported")
+        if o.model_config_file and o.model_config_file_poll_wait_seconds > 0:
+            parts.config_poller = threading.Thread(target=self._poll_config, name="config-poller", daemon=True)
+            parts.config_poller.start()
+        log.info("Server ready: %d model(s) AVAILABLE", len(names))
+
+    def _poll_config(self) -> None:
+        """PollFilesystemAndReloadConfig: re-read --model_config_file every N seconds and reload it."""
+        o = self.options
+        assert self.parts is not None
+        while not self._stop.wait(o.model_config_file_poll_wait_seconds):
+            try:
+                config = cfg.read_model_server_config(o.model_config_file)
+            except cfg.ConfigFileError as exc:
+                log.error("Failed to read ModelServerConfig file: %s", exc)
+                continue
+            try:
+                self.parts.manager.reload_config(config)  # type: ignore[attr-defined]
+            except ServingError as exc:
+                log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", exc.to_status_string())
+            except Exception:  # noqa: BLE001 - the poller must survive
+                log.exception("PollFilesystemAndReloadConfig failed")
+
+    # ------------------------------------------------------------------------------------------ running
+    def request_stop(self) -> None:
+        self._stop.set()
+        if self.parts is not None:
+            self.parts.manager._stop.set()  # type: ignore[attr-defined]  # wake start-up waits
+
+    def wait(self) -> None:
+        while not self._stop.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        """Stop accepting, drain in-flight requests, unload models."""
+        parts = self.parts
+        if parts is None:
+            return
+        log.info("Shutting down: draining in-flight requests")
+        if parts.rest is not None:
+            parts.rest.shutdown()  # type: ignore[attr-defined]
+        if parts.grpc_server is not None:
+            parts.grpc_server.stop(grace=30).wait()  # type: ignore[attr-defined]
+        parts.manager.shutdown()  # type: ignore[attr-defined]
+        log.info("Server stopped")
+
+
+def run(argv: list[str]) -> int:
+    """The whole ``tfs serve`` / ``python -m toolkit.server`` program; returns the exit status."""
+    try:
+        options = flagmod.parse_args(argv)
+    except flagmod.FlagError as exc:
+        sys.stderr.write(f"tfs serve: {exc}\n")
+        return exc.exit_code
+    if options.help:
+        sys.stdout.write(flagmod.usage() + "\n")
+        return EXIT_OK
+    if options.version:
+        sys.stdout.write(version_text() + "\n")
+        return EXIT_OK
+    configure_logging()
+    try:
+        flagmod.check_support(options)
+    except flagmod.FlagError as exc:
+        sys.stderr.write(f"tfs serve: {exc}\n")
+        return exc.exit_code
+    server = ModelServer(options)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        log.info("Received %s", signal.Signals(signum).name)
+        server.request_stop()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            server.start()
+        except StartupError as exc:
+            sys.stderr.write(f"Failed to start server. Error: {exc}\n")
+            server.request_stop()
+            server.stop()
+            return EXIT_START_FAILED
+        server.wait()
+        server.stop()
+        return EXIT_OK
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,156 @@
+"""One loaded model version: a SavedModel in its own tf.Graph + tf.compat.v1.Session, as TF Serving's
+SavedModelBundle + Session::Run. TF1 graph-mode and TF2 SavedModels are served the same way; signatures come
+from the MetaGraphDef; deadlines become RunOptions.timeout_in_ms.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from toolkit.server.errors import Code, ServingError
+
+log = logging.getLogger(__name__)
+
+
+def tf_module():  # type: ignore[no-untyped-def]
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import tensorflow as tf
+
+    return tf
+
+
+def op_error_to_serving(exc: BaseException) -> ServingError:
+    """Turn a TensorFlow OpError (or anything else) into a ServingError with the same absl code."""
+    tf = tf_module()
+    if isinstance(exc, ServingError):
+        return exc
+    if isinstance(exc, tf.errors.OpError):
+        message = exc.message.split("\n\nDetected at node", 1)[0].strip()
+        return ServingError(exc.error_code, message)
+    return ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class SessionOptions:
+    """What a load needs from the flags."""
+
+    tags: tuple[str, ...] = ("serve",)
+    intra_op: int = 0
+    inter_op: int = 0
+    session_config_file: str = ""
+
+    def config_proto(self):  # type: ignore[no-untyped-def]
+        from tensorflow.core.protobuf import config_pb2
+
+        if self.session_config_file:
+            from toolkit.server.config import read_session_config
+
+            config = read_session_config(self.session_config_file)
+        else:
+            config = config_pb2.ConfigProto()
+        if self.intra_op:
+            config.intra_op_parallelism_threads = self.intra_op
+        if self.inter_op:
+            config.inter_op_parallelism_threads = self.inter_op
+        config.allow_soft_placement = True
+        return config
+
+
+def _find_meta_graph(export_dir: str, tags: tuple[str, ...]) -> None:
+    """Check the SavedModel file and tag set first, for TF Serving's (C++ loader's) error messages."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    pb = Path(export_dir) / "saved_model.pb"
+    pbtxt = Path(export_dir) / "saved_model.pbtxt"
+    if not pb.is_file() and not pbtxt.is_file():
+        raise ServingError(
+            Code.NOT_FOUND,
+            f"Could not find SavedModel .pb or .pbtxt at supplied export directory path: {export_dir}. Check that "
+            "the directory exists and that you have the right permissions for accessing it.",
+        )
+    if not pb.is_file():
+        return  # text format: let the loader deal with it
+    saved = saved_model_pb2.SavedModel()
+    try:
+        saved.ParseFromString(pb.read_bytes())
+    except Exception as exc:  # noqa: BLE001 - a corrupt file is a load error, whatever the decoder says
+        raise ServingError(Code.DATA_LOSS, f"Could not parse SavedModel proto at {pb}: {exc}") from exc
+    wanted = set(tags)
+    if not any(set(mg.meta_info_def.tags) == wanted for mg in saved.meta_graphs):
+        available = ", ".join("{ " + " ".join(sorted(mg.meta_info_def.tags)) + " }" for mg in saved.meta_graphs)
+        raise ServingError(
+            Code.NOT_FOUND,
+            f"Could not find meta graph def matching supplied tags: {{ {' '.join(sorted(wanted))} }}. To inspect "
+            f"available tag-sets in the SavedModel, please use the SavedModel CLI: `saved_model_cli` (available: "
+            f"{available})",
+        )
+
+
+class Servable:
+    """A loaded SavedModel version. Thread-safe: Session.run may be called concurrently.
+
+    In-flight calls hold a reference (``acquire``/``release``); ``close`` waits for them before freeing."""
+
+    def __init__(self, name: str, version: int, path: str, options: SessionOptions) -> None:
+        self.name = name
+        self.version = version
+        self.path = path
+        tf = tf_module()
+        _find_meta_graph(path, options.tags)
+        self.graph = tf.Graph()
+        self.session = tf.compat.v1.Session(graph=self.graph, config=options.config_proto())
+        try:
+            with self.graph.as_default():
+                self.meta_graph = tf.compat.v1.saved_model.loader.load(self.session, list(options.tags), path)
+        except BaseException as exc:
+            self.session.close()
+            raise op_error_to_serving(exc) from exc
+        self.signatures = dict(self.meta_graph.signature_def)
+        self._refs = 0
+        self._cond = threading.Condition()
+        self._closed = False
+        self.batchers: dict[object, object] = {}
+
+    # -- reference counting so an unload never fails an in-flight request
+    def acquire(self) -> bool:
+        with self._cond:
+            if self._closed:
+                return False
+            self._refs += 1
+            return True
+
+    def release(self) -> None:
+        with self._cond:
+            self._refs -= 1
+            if self._refs == 0:
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        """Wait for in-flight calls, then free the session."""
+        with self._cond:
+            self._closed = True
+            while self._refs > 0:
+                self._cond.wait()
+        for batcher in list(self.batchers.values()):
+            batcher.stop()  # type: ignore[attr-defined]
+        self.session.close()
+
+    def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
+        """Session::Run over tensor names. A timeout (seconds) becomes RunOptions.timeout_in_ms."""
+        tf = tf_module()
+        options = None
+        if timeout is not None:
+            millis = max(int(timeout * 1000), 1)
+            options = tf.compat.v1.RunOptions(timeout_in_ms=millis)
+        try:
+            return list(self.session.run(fetches, feed_dict=feeds, options=options))
+        except tf.errors.OpError as exc:
+            raise op_error_to_serving(exc) from exc
+        except (ValueError, TypeError) as exc:  # feed conversion problems found by the Python layer
+            raise ServingError(Code.INVALID_ARGUMENT, str(exc)) from exc

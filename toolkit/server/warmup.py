@@ -1,0 +1,97 @@
+"""Model warmup: replay ``assets.extra/tf_serving_warmup_requests`` (TFRecord of PredictionLog) against a version
+while it loads, before it becomes AVAILABLE (saved_model_warmup_util.cc). Any error fails the load."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+
+from tensorflow_serving.apis import prediction_log_pb2
+
+from toolkit.server import inference
+from toolkit.server.errors import Code, ServingError
+from toolkit.server.servable import Servable, tf_module
+
+log = logging.getLogger(__name__)
+
+WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
+MAX_RECORDS = 1000
+
+# PredictionLog oneof field numbers, for the "Unsupported log_type" message.
+_LOG_TYPE_NUMBERS = {"classify_log": 2, "regress_log": 3, "multi_inference_log": 4, "session_run_log": 5,
+                     "predict_log": 6, "predict_streamed_log": 7}
+
+
+def warmup_path(version_dir: str) -> str:
+    return os.path.join(version_dir, WARMUP_FILE)
+
+
+def run_warmup(
+    servable: Servable,
+    options: inference.InferenceOptions,
+    iterations: int,
+    predict_runner: inference.Runner = inference.direct_runner,
+    on_record: Callable[[], None] | None = None,
+) -> int:
+    """Replay every record ``iterations`` times (>=1). Returns the number of records read; raises ServingError."""
+    path = warmup_path(servable.path)
+    if not os.path.exists(path):
+        log.info("No warmup data file found at %s", path)
+        return 0
+    tf = tf_module()
+    iterations = max(iterations, 1)
+    count = 0
+    try:
+        for raw in tf.compat.v1.io.tf_record_iterator(path):
+            count += 1
+            if count > MAX_RECORDS:
+                raise ServingError(
+                    Code.INVALID_ARGUMENT,
+                    f"Number of warmup records exceeds the maximum ({MAX_RECORDS}) at {path}",
+                )
+            record = prediction_log_pb2.PredictionLog()
+            try:
+                record.ParseFromString(raw)
+            except Exception as exc:  # noqa: BLE001 - any decode failure is a bad record
+                raise ServingError(Code.INVALID_ARGUMENT, f"Failed to parse warmup record: {exc}") from exc
+            for _ in range(iterations):
+                _replay(servable, record, options, predict_runner)
+                if on_record is not None:
+                    on_record()
+    except tf.errors.DataLossError as exc:
+        raise ServingError(
+            Code.DATA_LOSS,
+            f"{exc.message}. Please verify your warmup data is in TFRecord format.",
+        ) from exc
+    except tf.errors.OpError as exc:
+        raise ServingError(exc.error_code, exc.message) from exc
+    log.info("Finished reading warmup data for model at %s. Number of warmup records read: %d.", path, count)
+    return count
+
+
+def _replay(
+    servable: Servable,
+    record: prediction_log_pb2.PredictionLog,
+    options: inference.InferenceOptions,
+    predict_runner: inference.Runner,
+) -> None:
+    kind = record.WhichOneof("log_type")
+    if kind == "predict_log":
+        inference.run_predict(servable, record.predict_log.request, options, runner=predict_runner)
+    elif kind == "classify_log":
+        inference.run_classify(servable, record.classify_log.request, options)
+    elif kind == "regress_log":
+        inference.run_regress(servable, record.regress_log.request, options)
+    elif kind == "multi_inference_log":
+        inference.run_multi_inference(servable, record.multi_inference_log.request, options)
+    else:
+        number = _LOG_TYPE_NUMBERS.get(kind or "", 0)
+        raise ServingError(Code.UNIMPLEMENTED, f"Unsupported log_type for warmup: {number}")
+
+
+def timed(fn: Callable[[], int]) -> tuple[int, float]:
+    start = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - start) * 1e6
