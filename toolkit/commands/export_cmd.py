@@ -27,31 +27,36 @@ from toolkit.commands.common import fail_on, load_arrays
 @click.option("--spec", "spec_file", type=click.Path(exists=True, path_type=Path),
               help='JSON {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} the signature must match.')
 @click.option("--rename", multiple=True, metavar="OLD=NEW", help="Rename a Keras input/output in the signature.")
+@click.option("--input", "graph_inputs", multiple=True, metavar="ALIAS=TENSOR",
+              help="TF1 frozen graph (.pb) / checkpoint (.meta): a signature input, e.g. x=x:0.")
+@click.option("--output", "graph_outputs", multiple=True, metavar="ALIAS=TENSOR",
+              help="TF1 frozen graph / checkpoint: a signature output, e.g. y=y:0.")
 @click.option("--signature-name", default="serving_default", show_default=True)
 @click.option("--no-persist-test-data", is_flag=True, help="Do not keep the sample data inside the version.")
 @click.option("--no-warmup", is_flag=True, help="Do not write assets.extra/tf_serving_warmup_requests.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
                    example: str | None, sample_inputs: Path | None, expected_outputs: Path | None, rtol: float,
-                   atol: float, spec_file: Path | None, rename: tuple[str, ...], signature_name: str,
+                   atol: float, spec_file: Path | None, rename: tuple[str, ...], graph_inputs: tuple[str, ...], graph_outputs: tuple[str, ...], signature_name: str,
                    no_persist_test_data: bool, no_warmup: bool, as_json: bool) -> None:
-    """Export SOURCE (.keras/.h5 file or SavedModel folder) into REPOSITORY/NAME/VERSION, validated and atomic."""
+    """Export SOURCE (.keras/.h5 file, SavedModel folder, TF1 frozen graph .pb or checkpoint .meta) into
+    REPOSITORY/NAME/VERSION, validated and atomic."""
     from toolkit.export import export_model
 
     if (source is None) == (example is None):
         raise click.UsageError("give exactly one of SOURCE or --example")
-    mapping = {}
-    for item in rename:
-        old, sep, new = item.partition("=")
-        if not sep or not old or not new:
-            raise click.BadParameter(f"expected OLD=NEW, got {item!r}", param_hint="--rename")
-        mapping[old] = new
+    mapping = _pairs(rename, "--rename")
     spec = json.loads(spec_file.read_text()) if spec_file else {}
     inputs = load_arrays(sample_inputs) if sample_inputs else None
     if inputs is not None and list(inputs) == ["arr_0"]:
         inputs = inputs["arr_0"]  # a bare .npy: the single input
     expected = load_arrays(expected_outputs) if expected_outputs else None
     model: object = source
+    if source is not None and source.suffix in (".pb", ".meta") and source.is_file():
+        from toolkit.export import Checkpoint, FrozenGraph
+
+        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
+        model = kind(source, inputs=_pairs(graph_inputs, "--input"), outputs=_pairs(graph_outputs, "--output"))
     if example == "planet":
         from toolkit.examples import planet
 
@@ -79,3 +84,14 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
                f"test data kept: {'yes' if result.persisted_test_data else 'no'}")
     for note in result.notes:
         click.echo(f"  note: {note}")
+
+
+def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
+    """Parse repeated ``KEY=VALUE`` options."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not value:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
+        result[key] = value
+    return result

@@ -17,6 +17,7 @@ from typing import Any, Callable, Iterable, Mapping
 import numpy as np
 
 from toolkit.export.errors import ExportError, SpecMismatchError, ValidationError, VersionExistsError
+from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
 from toolkit.export.sources import (
     copy_saved_model,
@@ -36,7 +37,9 @@ from toolkit.savedmodel import Signature, read_signatures
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "Checkpoint",
     "ExportError",
+    "FrozenGraph",
     "ExportResult",
     "SpecMismatchError",
     "TensorSpec",
@@ -72,6 +75,15 @@ def _as_input_dict(sample: Any, signature: Signature) -> dict[str, np.ndarray]:
 def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] | None,
                   signatures: Mapping[str, Any] | None, extra_signatures: Mapping[str, Any] | None) -> Any:
     """Write the model into ``staging``; returns the in-memory Keras model when there is one (for reference)."""
+    if isinstance(model, (FrozenGraph, Checkpoint)):
+        if name_mapping or extra_signatures or signatures:
+            raise ExportError("TF1 graphs take their signature from inputs=/outputs= aliases; name_mapping and "
+                              "extra signatures apply to Keras models and tf.Modules only")
+        if isinstance(model, FrozenGraph):
+            write_frozen_graph(model, staging)
+        else:
+            write_checkpoint(model, staging)
+        return None
     if isinstance(model, (str, Path)):
         path = Path(model)
         if path.is_dir():
@@ -117,7 +129,8 @@ def export_model(
     """Export ``model`` as version ``version`` (default: next integer) of ``name`` under ``repository``.
 
     ``model`` is a Keras model, a ``.keras``/``.h5`` path, a SavedModel folder, a ``tf.Module`` (with
-    ``signatures``) or a ``tf.function``. ``sample_inputs`` (dict of arrays, or one array for a single input)
+    ``signatures``), a ``tf.function``, or a legacy TF1 ``FrozenGraph`` / ``Checkpoint``. ``sample_inputs``
+    (dict of arrays, or one array for a single input)
     are run through the exported model in a clean process; the result is compared with ``expected_outputs`` if
     given, else with the in-memory Keras model. Raises an ``ExportError`` subclass and publishes nothing when
     anything is wrong.

@@ -263,3 +263,37 @@ def test_killed_export_leaves_no_partial_integer_folder(tmp_path: Path, stage: s
     result = export_model(module, "crashy", tmp_path, signatures={"serving_default": module.serve})
     assert result.version == 1
     assert sorted(p.name for p in (tmp_path / "crashy").iterdir()) == ["1"]
+
+
+def _tf1_graph(tmp_path: Path) -> tuple[Path, Path]:
+    """A TF1 graph y = w*x + 1 (w a variable = 3): saved as a checkpoint and as a frozen graph."""
+    v1 = tf.compat.v1
+    with tf.Graph().as_default() as graph:
+        x = v1.placeholder(tf.float32, [None], name="x")
+        w = v1.get_variable("w", initializer=3.0)
+        tf.identity(w * x + 1.0, name="y")
+        with v1.Session(graph=graph) as sess:
+            sess.run(v1.global_variables_initializer())
+            prefix = v1.train.Saver().save(sess, str(tmp_path / "ckpt" / "model"))
+            frozen = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), ["y"])
+    frozen_path = tmp_path / "frozen.pb"
+    frozen_path.write_bytes(frozen.SerializeToString())
+    return Path(prefix + ".meta"), frozen_path
+
+
+def test_tf1_checkpoint_and_frozen_graph_become_savedmodels(tmp_path: Path) -> None:
+    from toolkit.export import Checkpoint, FrozenGraph
+
+    meta, frozen = _tf1_graph(tmp_path)
+    x = np.array([1.0, 2.0], np.float32)
+    repo = tmp_path / "repo"
+    export_model(Checkpoint(meta, inputs={"x": "x:0"}, outputs={"y": "y:0"}), "tf1", repo, sample_inputs=x,
+                 expected_outputs={"y": 3.0 * x + 1.0})
+    export_model(FrozenGraph(frozen, inputs={"x": "x"}, outputs={"y": "y:0"}), "tf1", repo, sample_inputs=x,
+                 expected_outputs={"y": 3.0 * x + 1.0})
+    assert list_versions(repo / "tf1") == [1, 2]
+    sig = read_signatures(repo / "tf1" / "2")["serving_default"]
+    assert list(sig.inputs) == ["x"] and list(sig.outputs) == ["y"]
+    with pytest.raises(ExportError, match="tensor 'nope:0' not found"):
+        export_model(FrozenGraph(frozen, inputs={"x": "nope"}, outputs={"y": "y:0"}), "tf1", repo)
+    assert list_versions(repo / "tf1") == [1, 2]
