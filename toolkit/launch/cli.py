@@ -198,7 +198,7 @@ def down_command(deploy_dir: Path) -> None:
         kind, stopped = down(deploy_dir)
     except LaunchError as exc:
         raise _fail(exc) from None
-    click.echo(f"stopped the {kind} server" if stopped else f"nothing was running ({kind})")
+    click.echo(f"stopped the {kind} server" if stopped else "nothing was running")
 
 
 @click.command("status")

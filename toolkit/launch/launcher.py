@@ -172,7 +172,11 @@ def find_runtime(deploy_dir: Path) -> tuple[Endpoints | None, DockerRuntime | Em
 def down(deploy_dir: Path) -> tuple[str, bool]:
     """Stop and remove what ``up`` started; returns (runtime name, whether something was stopped)."""
     deploy = deploy_dir.resolve()
-    _, runtime = find_runtime(deploy)
+    try:
+        _, runtime = find_runtime(deploy)
+    except NotRunningError:
+        clear_endpoints(deploy)
+        return "tfs", False  # idempotent: nothing to stop is not an error
     stopped = runtime.stop()
     clear_endpoints(deploy)
     return runtime.name, stopped

@@ -69,8 +69,13 @@ class Dockerd:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
-        # Containers' leftover mounts are gone with the daemon; vfs layers are plain folders.
-        subprocess.run(["rm", "-rf", "--one-file-system", str(self.root)], check=False)
+        # The daemon can leave mounts behind (e.g. exec-root/netns/default): unmount them, deepest first.
+        prefix = str(self.root) + "/"
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            targets = [line.split()[1] for line in mounts if line.split()[1].startswith(prefix)]
+        for target in sorted(targets, key=len, reverse=True):
+            subprocess.run(["umount", "-l", target], check=False, capture_output=True)
+        shutil.rmtree(self.root, ignore_errors=True)
 
 
 def start_dockerd(timeout: float = 60) -> Dockerd:

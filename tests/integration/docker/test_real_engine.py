@@ -55,7 +55,8 @@ def managed_containers(client) -> list:  # type: ignore[no-untyped-def]
 def test_compose_up_wait_cpu_variant_serves_predictions(
     dockerd: Dockerd, docker_client, standin_image: str, half_plus_two_src: Path, tmp_path: Path
 ) -> None:
-    deploy, grpc_port, rest_port = make_deploy(tmp_path, half_plus_two_src)
+    # compose.yaml's flags are those of the repository's spec (no label flag): serve a label-free deployment.
+    deploy, grpc_port, rest_port = make_deploy(tmp_path, half_plus_two_src, label=False)
     generate_config(deploy)  # what `tfs config` does
     files = [REPO_ROOT / "compose.yaml", REPO_ROOT / "compose.cpu.yaml"]
     config = compose(dockerd, tmp_path, "tfstest", files, "config", "--format", "json")

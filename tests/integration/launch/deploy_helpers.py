@@ -16,9 +16,11 @@ from tests.support.live_server import free_port
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
-def make_deploy(root: Path, model_src: Path, *, name: str = "half", version: int = 1) -> tuple[Path, int, int]:
+def make_deploy(
+    root: Path, model_src: Path, *, name: str = "half", version: int = 1, label: bool = True
+) -> tuple[Path, int, int]:
     """``root/deploy`` with ``models/<name>/<version>`` copied from ``model_src`` and a deployment.toml on free
-    ports. Returns (deploy dir, gRPC port, REST port)."""
+    ports (with a ``stable`` label on the version when ``label``). Returns (deploy dir, gRPC port, REST port)."""
     deploy = root / "deploy"
     shutil.copytree(model_src, deploy / "models" / name / str(version))
     grpc_port = free_port()
@@ -27,8 +29,11 @@ def make_deploy(root: Path, model_src: Path, *, name: str = "half", version: int
         rest_port = free_port()
     (deploy / "deployment.toml").write_text(
         f'[server]\nhost = "127.0.0.1"\ngrpc_port = {grpc_port}\nrest_port = {rest_port}\n'
-        "model_config_file_poll_wait_seconds = 5\n\n"
-        f'[[models]]\nname = "{name}"\nbase_path = "/models/{name}"\nlabels = {{ stable = {version} }}\n',
+        "model_config_file_poll_wait_seconds = 5\n"
+        # TF Serving validates labels before the start-up load; without this a label fails the start (issue #1413).
+        "allow_version_labels_for_unavailable_models = true\n\n"
+        f'[[models]]\nname = "{name}"\nbase_path = "/models/{name}"\n'
+        + (f"labels = {{ stable = {version} }}\n" if label else ""),
         encoding="utf-8",
     )
     return deploy, grpc_port, rest_port
