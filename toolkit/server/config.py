@@ -106,7 +106,9 @@ def validate_model_config_list(new: ModelServerConfig, old: ModelServerConfig | 
         old_platforms = {m.name: platform_of(m) for m in old.model_config_list.config}
         for model in new.model_config_list.config:
             before = old_platforms.get(model.name)
-            if before is not None and before != platform_of(model):
+            if before is None:
+                continue
+            if before != checked_platform(model):
                 raise ServingError(
                     Code.INVALID_ARGUMENT,
                     f"Illegal to change a model's platform. For model {model.name} platform was {before} and new "
@@ -114,22 +116,28 @@ def validate_model_config_list(new: ModelServerConfig, old: ModelServerConfig | 
                 )
 
 
+def checked_platform(model: ModelConfig) -> str:
+    """ServerCore::GetPlatform: the model's platform, or INVALID_ARGUMENT if neither or both fields are set."""
+    if model.model_platform and model.model_type != model_server_config_pb2.MODEL_TYPE_UNSPECIFIED:
+        raise ServingError(
+            Code.INVALID_ARGUMENT,
+            "Illegal setting both ModelServerConfig::model_type (deprecated) and "
+            f"ModelServerConfig::model_platform, model name is {model.name}",
+        )
+    platform = platform_of(model)
+    if not platform:
+        raise ServingError(
+            Code.INVALID_ARGUMENT,
+            "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
+            f"ModelServerConfig::model_platform, model name is {model.name}",
+        )
+    return platform
+
+
 def validate_platforms(config: ModelServerConfig) -> None:
     """ServerCore's platform check (after labels): set, not both, and known."""
     for model in config.model_config_list.config:
-        if model.model_platform and model.model_type != model_server_config_pb2.MODEL_TYPE_UNSPECIFIED:
-            raise ServingError(
-                Code.INVALID_ARGUMENT,
-                "Illegal setting both ModelServerConfig::model_type (deprecated) and "
-                f"ModelServerConfig::model_platform, model name is {model.name}",
-            )
-        platform = platform_of(model)
-        if not platform:
-            raise ServingError(
-                Code.INVALID_ARGUMENT,
-                "Illegal setting neither ModelServerConfig::model_type (deprecated) nor "
-                f"ModelServerConfig::model_platform, model name is {model.name}",
-            )
+        platform = checked_platform(model)
         if platform not in SUPPORTED_PLATFORMS:
             raise ServingError(
                 Code.INVALID_ARGUMENT, f"Model {model.name} requests unsupported platform {platform}"
