@@ -20,7 +20,7 @@ from clients.errors import DeadlineExceededError, TfsError, UnavailableError, Va
 from clients.examples import build_input
 from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Retry
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
-from clients.validation import name_inputs, validate_inputs
+from clients.validation import coerce_plain_values, has_plain_values, name_inputs, validate_inputs
 
 __all__ = ["GrpcClient", "AsyncGrpcClient", "map_rpc_error"]
 
@@ -101,13 +101,17 @@ class _GrpcBase(ClientCore):
         return self.retry.attempts_for(_IDEMPOTENT.get(method, False))
 
     def _needs_signature(self, inputs: Any) -> bool:
+        """The signature is needed to validate, to name a bare array, and to give plain lists the right dtype."""
+        return self.validate or not isinstance(inputs, Mapping) or has_plain_values(inputs)
+
+    def _signature_required(self, inputs: Any) -> bool:
         return self.validate or not isinstance(inputs, Mapping)
 
     def _prepare_inputs(self, inputs: Any, signature: SignatureSpec | None) -> dict[str, Any]:
         named = name_inputs(inputs, signature)
         if self.validate and signature is not None:
             return validate_inputs(named, signature)
-        return named
+        return coerce_plain_values(named, signature)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.target!r})"
@@ -157,12 +161,20 @@ class GrpcClient(_GrpcBase):
             time.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _signature(self, model: str, version: int | None, label: str | None, signature: str | None) -> SignatureSpec:
-        key = self._cache_key(model, version, label)
-        metadata = self._metadata_cache.get(key)
-        if metadata is None:
-            metadata = self.metadata(model, version=version, label=label)
-        return self._pick_signature(metadata, signature)
+    def _signature(
+        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
+    ) -> SignatureSpec | None:
+        """The cached signature; if only wanted for dtype coercion (not ``required``), failures give None and the
+        request goes out unchanged, so the server reports the problem."""
+        try:
+            metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+            if metadata is None:
+                metadata = self.metadata(model, version=version, label=label)
+            return self._pick_signature(metadata, signature)
+        except TfsError:
+            if required:
+                raise
+            return None
 
     # ------------------------------------------------------------------------------------------------ the API
     def predict(
@@ -178,7 +190,11 @@ class GrpcClient(_GrpcBase):
     ) -> dict[str, np.ndarray]:
         """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
         _wire.check_target(model, version, label)
-        spec = self._signature(model, version, label, signature) if self._needs_signature(inputs) else None
+        spec = (
+            self._signature(model, version, label, signature, self._signature_required(inputs))
+            if self._needs_signature(inputs)
+            else None
+        )
         named = self._prepare_inputs(inputs, spec)
         request = _wire.predict_request(named, model, version, label, signature, output_filter)
         return _wire.predict_result(self._call("Predict", request, timeout))
@@ -359,12 +375,17 @@ class AsyncGrpcClient(_GrpcBase):
         raise AssertionError("unreachable")  # pragma: no cover
 
     async def _signature(
-        self, model: str, version: int | None, label: str | None, signature: str | None
-    ) -> SignatureSpec:
-        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
-        if metadata is None:
-            metadata = await self.metadata(model, version=version, label=label)
-        return self._pick_signature(metadata, signature)
+        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
+    ) -> SignatureSpec | None:
+        try:
+            metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+            if metadata is None:
+                metadata = await self.metadata(model, version=version, label=label)
+            return self._pick_signature(metadata, signature)
+        except TfsError:
+            if required:
+                raise
+            return None
 
     async def predict(
         self,
@@ -379,7 +400,11 @@ class AsyncGrpcClient(_GrpcBase):
     ) -> dict[str, np.ndarray]:
         """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
         _wire.check_target(model, version, label)
-        spec = await self._signature(model, version, label, signature) if self._needs_signature(inputs) else None
+        spec = (
+            await self._signature(model, version, label, signature, self._signature_required(inputs))
+            if self._needs_signature(inputs)
+            else None
+        )
         named = self._prepare_inputs(inputs, spec)
         request = _wire.predict_request(named, model, version, label, signature, output_filter)
         return _wire.predict_result(await self._call("Predict", request, timeout))

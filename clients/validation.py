@@ -15,7 +15,7 @@ from clients.codec import as_array
 from clients.errors import ValidationError
 from clients.types import SignatureSpec, TensorSpec
 
-__all__ = ["name_inputs", "validate_inputs"]
+__all__ = ["name_inputs", "validate_inputs", "coerce_plain_values", "has_plain_values"]
 
 
 def name_inputs(inputs: Mapping[str, Any] | Any, signature: SignatureSpec | None) -> dict[str, Any]:
@@ -84,3 +84,32 @@ def validate_inputs(inputs: Mapping[str, Any], signature: SignatureSpec) -> dict
             f"got {sorted(inputs)}"
         )
     return {name: _check_one(name, value, signature.inputs[name]) for name, value in inputs.items()}
+
+
+def has_plain_values(inputs: Mapping[str, Any] | Any) -> bool:
+    """True if some input is a Python value (list, scalar) rather than a numpy array."""
+    values = inputs.values() if isinstance(inputs, Mapping) else [inputs]
+    return any(not isinstance(value, np.ndarray) for value in values)
+
+
+def coerce_plain_values(inputs: dict[str, Any], signature: SignatureSpec | None) -> dict[str, Any]:
+    """Convert Python lists/scalars to the signature's dtype (numpy would pick float64/int64); arrays stay as given.
+
+    Without this, ``[[1.0, 2.0]]`` becomes a float64 tensor that a float32 signature rejects over gRPC (JSON has no
+    dtype, so REST accepts it): both transports treat plain values the same way.
+    """
+    if signature is None:
+        return inputs
+    out = dict(inputs)
+    for name, value in inputs.items():
+        spec = signature.inputs.get(name)
+        if spec is None or isinstance(value, np.ndarray):
+            continue
+        expected = spec.dtype
+        array = as_array(value, f"input {name!r}")
+        if expected is not None and expected.kind != "O" and array.dtype.kind not in "OSU":
+            try:
+                out[name] = np.asarray(value, dtype=expected)
+            except (ValueError, TypeError, OverflowError):
+                out[name] = array  # let the server report the mismatch
+    return out
