@@ -76,14 +76,18 @@ def render_compose(spec: DeploymentSpec) -> str:
         f"      start_period: {_duration(hc.start_period)}",
         "    labels:",
         *[f"      {_q(k)}: {_q(v)}" for k, v in c.labels.items() if k != LABEL_DEPLOY_DIR],
-        "    deploy:",
-        "      resources:",
-        "        reservations:",
-        "          devices:",
-        "            - driver: nvidia",
-        f"              count: {c.gpu_count if c.gpu_count == 'all' else int(c.gpu_count)}",
-        "              capabilities: [gpu]",
     ]
+    if c.gpu:  # [server] gpu = false renders a CPU-only compose.yaml
+        lines += [
+            "    # The NVIDIA GPU(s); the CPU variant (compose.cpu.yaml) resets this.",
+            "    deploy:",
+            "      resources:",
+            "        reservations:",
+            "          devices:",
+            "            - driver: nvidia",
+            f"              count: {c.gpu_count if c.gpu_count == 'all' else int(c.gpu_count)}",
+            "              capabilities: [gpu]",
+        ]
     return "\n".join(lines) + "\n"
 
 

@@ -48,6 +48,14 @@ def standin_override(path: Path, image: str, command: list[str] | None) -> Path:
     return path
 
 
+def follow_logs(deploy: Path, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``tfs logs -f`` in the background (it must end by itself once the server is stopped)."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "toolkit.cli", "logs", "-f", "--deploy-dir", str(deploy)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=str(REPO_ROOT),
+    )
+
+
 def managed_containers(client) -> list:  # type: ignore[no-untyped-def]
     return client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
 
@@ -99,9 +107,11 @@ def test_tfs_up_through_the_sdk_status_logs_down(
         extra += ["--env", f"{key}={value}"]
     env = dockerd.env()
     up = run_tfs(
-        "up", "--deploy-dir", str(deploy), "--runtime", "docker", "--cpu", "--image", standin_image, "--no-pull",
+        # --runtime auto: the engine answers a ping, so Docker is chosen.
+        "up", "--deploy-dir", str(deploy), "--runtime", "auto", "--cpu", "--image", standin_image, "--no-pull",
         "--network", "host", *extra, "--timeout", "240", env=env,
     )
+    follower = None
     try:
         assert up.returncode == 0, f"tfs up failed:\n{up.stdout}\n{up.stderr}"
         assert "runtime: docker" in up.stdout and "AVAILABLE" in up.stdout
@@ -129,9 +139,12 @@ def test_tfs_up_through_the_sdk_status_logs_down(
         assert "AVAILABLE" in row and "stable" in row
         logs = run_tfs("logs", "--deploy-dir", str(deploy), "--tail", "200", env=env)
         assert logs.returncode == 0 and logs.stdout.strip(), logs.stderr
+        assert logs.stdout.strip() == container.logs(tail=200).decode().strip()
+        follower = follow_logs(deploy, env)
     finally:
         down = run_tfs("down", "--deploy-dir", str(deploy), env=env)
     assert down.returncode == 0 and "stopped the docker server" in down.stdout, down.stderr
+    assert follower is not None and follower.wait(timeout=60) == 0  # `logs -f` ends when the container stops
     assert managed_containers(docker_client) == []
     assert not (deploy / ".tfs" / "endpoints.json").exists()
 

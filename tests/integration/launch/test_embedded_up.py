@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 from tests.integration.launch.deploy_helpers import grpc_predict, make_deploy, rest_predict, run_tfs
@@ -47,9 +49,15 @@ def test_embedded_up_status_logs_down(tmp_path: Path, half_plus_two_src: Path) -
         assert "AVAILABLE" in row and "stable" in row and " 1 " in row
         logs = run_tfs("logs", "--deploy-dir", str(deploy), env=env)
         assert logs.returncode == 0 and "--- tfs up:" in logs.stdout and "toolkit.server" in logs.stdout
+        follower = subprocess.Popen(
+            [sys.executable, "-m", "toolkit.cli", "logs", "-f", "--deploy-dir", str(deploy)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, text=True,
+        )
     finally:
         down = run_tfs("down", "--deploy-dir", str(deploy), env=env)
     assert down.returncode == 0 and "stopped the embedded server" in down.stdout, down.stderr
+    followed, _ = follower.communicate(timeout=60)  # `logs -f` ends by itself once the server is gone
+    assert follower.returncode == 0 and followed.startswith("--- tfs up:")
     assert pid is not None and not _alive(pid)
     assert not (deploy / ".tfs" / "endpoints.json").exists()
     assert not (deploy / ".tfs" / "server.pid").exists()

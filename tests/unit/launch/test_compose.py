@@ -157,3 +157,16 @@ def test_rendering_follows_the_spec(tmp_path: Path) -> None:
     assert "--batching_parameters_file=/config/batching.config" in svc["command"]
     assert stale_files(tmp_path, spec) == []
     assert stale_files(REPO_ROOT, spec) == ["compose.yaml"]
+
+
+def test_a_cpu_only_spec_renders_no_gpu_reservation(tmp_path: Path) -> None:
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "deployment.toml").write_text('[server]\ngpu = false\n[[models]]\nname = "m"\n')
+    (tmp_path / "compose.yaml").write_text(render_compose(default_spec(tmp_path)), encoding="utf-8")
+    args = [compose_binary(), "-f", str(tmp_path / "compose.yaml"), "config", "--format", "json"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TFS_")}
+    svc = json.loads(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)["services"][
+        "serving"
+    ]
+    assert svc["image"] == "tensorflow/serving:2.20.0"
+    assert "deploy" not in svc

@@ -157,3 +157,13 @@ def test_endpoints_file_round_trips(tmp_path: Path) -> None:
     }
     assert read_endpoints(tmp_path) == ep
     assert read_endpoints(tmp_path / "nothing") is None
+
+
+def test_auto_runtime_falls_back_to_embedded_without_an_engine(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from toolkit.launch.launcher import choose_runtime
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    assert choose_runtime("auto") == "embedded"
+    assert choose_runtime("docker") == "docker"
