@@ -26,7 +26,7 @@ from tensorflow_serving.apis import (
 from toolkit.server.core_api import ServingCore
 from toolkit.server.errors import ServingError, http_status
 from toolkit.server.rest_examples import classification_json, fill_input, regression_json
-from toolkit.server.rest_json import debug_json, error_body, invalid, parse_document
+from toolkit.server.rest_json import debug_json, error_body, invalid, parse_document, proto_text
 from toolkit.server.rest_tensor import (
     dense_to_proto,
     outputs_json,
@@ -128,7 +128,7 @@ def _signature_name(doc: dict[str, Any]) -> str:
         raise invalid(
             f"JSON Value: {debug_json(doc)} not formatted correctly. 'signature_name' key must be a string value."
         )
-    return value
+    return proto_text(value)
 
 
 def _proto_json(message: Any) -> str:

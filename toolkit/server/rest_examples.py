@@ -11,7 +11,15 @@ from typing import Any
 from tensorflow.core.example import example_pb2, feature_pb2
 from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2
 
-from toolkit.server.rest_json import debug_json, format_float, invalid, json_type_name, string_token, to_bytes
+from toolkit.server.rest_json import (
+    debug_json,
+    format_float,
+    invalid,
+    json_type_name,
+    proto_text,
+    string_token,
+    to_bytes,
+)
 from toolkit.server.rest_tensor import decode_b64_object, is_b64_object
 
 _INT64_MAX = (1 << 63) - 1
@@ -67,7 +75,7 @@ def example_from_json(value: Any, example: example_pb2.Example) -> None:
         raise invalid(f"Example must be JSON object but got JSON {json_type_name(value)}")
     features = example.features.feature
     for name, content in value.items():
-        features[name].CopyFrom(_feature(name, content))
+        features[proto_text(name)].CopyFrom(_feature(name, content))
 
 
 def fill_input(doc: dict[str, Any], request_input: input_pb2.Input) -> None:

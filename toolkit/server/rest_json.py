@@ -157,7 +157,16 @@ def string_token(value: str | bytes) -> bytes:
     try:
         return orjson.dumps(value)
     except TypeError:  # surrogates: keep them as the raw bytes they stand for
-        return json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogateescape")
+        return to_bytes(json.dumps(value, ensure_ascii=False))
+
+
+def proto_text(text: str) -> str:
+    """A string a protobuf ``string`` field accepts: invalid UTF-8 (kept as surrogates) becomes U+FFFD."""
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return to_bytes(text).decode("utf-8", "replace")
 
 
 def error_body(message: str) -> bytes:
@@ -166,6 +175,9 @@ def error_body(message: str) -> bytes:
 
 
 _POW10 = [10.0**k for k in range(23)]
+_P10_OFFSET = 400
+with np.errstate(over="ignore", under="ignore"):
+    _P10 = np.array([float(f"1e{k}") for k in range(-_P10_OFFSET, _P10_OFFSET)])  # exact decimal powers, rounded
 
 
 def format_float(value: float, *, double: bool) -> str:
@@ -207,11 +219,9 @@ def format_floats(array: np.ndarray) -> list[str]:
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         exp10 = np.floor(np.log10(np.where(nonzero & finite, absv, 1.0))).astype(np.int64)
         # log10 can be off by one next to powers of ten: fix it against exact powers.
-        exp10 = np.clip(exp10, -400, 400)
-        lower = np.power(10.0, exp10.astype(np.float64))
-        exp10 = np.where(absv < lower, exp10 - 1, exp10)
-        upper = np.power(10.0, (exp10 + 1).astype(np.float64))
-        exp10 = np.where(absv >= upper, exp10 + 1, exp10)
+        exp10 = np.clip(exp10, -_P10_OFFSET + 1, _P10_OFFSET - 2)
+        exp10 -= absv < _P10[exp10 + _P10_OFFSET]
+        exp10 += absv >= _P10[exp10 + _P10_OFFSET + 1]
         shift = 5 - exp10  # scale so that 6 significant digits sit left of the point
         limit = 1e8 if not double else 1e300
         exact = finite & nonzero & (np.abs(shift) <= 22) & (absv < limit)
@@ -294,7 +304,8 @@ def _scalar_text(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     # rapidjson's debug writer prints a double that is exactly a float at float precision.
-    is_float = not math.isfinite(value) or float(np.float32(value)) == value
+    with np.errstate(over="ignore"):
+        is_float = not math.isfinite(value) or float(np.float32(value)) == value
     return format_float(value, double=not is_float)
 
 
