@@ -95,9 +95,9 @@ def _dumps(document: dict[str, Any]) -> bytes:
 
 
 def _python_json(value: Any) -> Any:
-    array = np.asarray(value)
-    if array.dtype.kind == "O":
-        return _string_leaves(array)
+    array = as_array(value)
+    if array.dtype.kind in "OSU":
+        return _string_leaves(array.astype(object))
     if array.dtype.name == "bfloat16":
         array = array.astype(np.float32)
     return array.tolist()

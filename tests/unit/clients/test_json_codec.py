@@ -84,6 +84,14 @@ def test_non_finite_floats_are_bare_tokens_not_null() -> None:
         assert np.isnan(values[0]) and values[1:] == [np.inf, -np.inf, 1.0]
 
 
+def test_non_finite_with_string_inputs_keeps_b64() -> None:
+    for row in (False, True):
+        body = json_codec.encode_predict_request({"t": [b"\x00", "x"], "f": np.float32([np.nan, 1])}, row_format=row)
+        document = json_codec.loads(body)
+        texts = [i["t"] for i in document["instances"]] if row else document["inputs"]["t"]
+        assert texts == [{"b64": "AA=="}, "x"]
+
+
 def test_complex_is_refused_for_json() -> None:
     with pytest.raises(ValidationError, match="input 'c': complex.*gRPC"):
         json_codec.encode_predict_request({"c": np.complex64([1j])})
