@@ -35,15 +35,29 @@ def invalid(message: str) -> ServingError:
 # --------------------------------------------------------------------------------------------------------------
 
 
+class _NumberTooBig(Exception):
+    def __init__(self, literal: str) -> None:
+        super().__init__(literal)
+        self.literal = literal
+
+
+def _parse_float(text: str) -> float:
+    """A decimal literal as a double; one beyond the double range is rapidjson's "Number too big" error."""
+    value = float(text)
+    if math.isinf(value):
+        raise _NumberTooBig(text)
+    return value
+
+
 def _parse_int(text: str) -> int | float:
     """rapidjson keeps integers that fit int64/uint64 and turns bigger ones into doubles (orjson does the same)."""
     value = int(text)
     if _INT64_MIN <= value <= _UINT64_MAX:
         return value
-    return float(text)
+    return _parse_float(text)
 
 
-_DECODER = json.JSONDecoder(parse_int=_parse_int)
+_DECODER = json.JSONDecoder(parse_int=_parse_int, parse_float=_parse_float)
 
 _RAPIDJSON_MESSAGES = (
     ("Expecting value", "Invalid value."),
@@ -117,6 +131,9 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
         value, _end = _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc, text) from None
+    except _NumberTooBig as exc:
+        offset = len(text[: max(text.find(exc.literal), 0)].encode("utf-8", "surrogatepass"))
+        raise invalid(f"JSON Parse error: Number too big to be stored in double. at offset: {offset}") from None
     except RecursionError:
         raise invalid(
             "JSON Parse error: the document is nested too deeply for this server "

@@ -111,6 +111,8 @@ def test_parse_keeps_int_and_decimal_apart_and_big_ints_become_doubles() -> None
         (b"[1, 2 3]", "JSON Parse error: Missing a comma or ']' after an array element. at offset: 6"),
         (b'{"a": "x', "JSON Parse error: Missing a closing quotation mark in string. at offset: 6"),
         (b"{1: 2}", "JSON Parse error: Missing a name for object member. at offset: 1"),
+        (b'{"a": [1, 1e400]}', "JSON Parse error: Number too big to be stored in double. at offset: 10"),
+        (b'{"a": 1' + b"0" * 400 + b"}", "JSON Parse error: Number too big to be stored in double. at offset: 6"),
     ],
 )
 def test_parse_errors_use_rapidjson_messages(body: bytes, message: str) -> None:
