@@ -24,9 +24,12 @@ CONTENT_LABEL = "org.tfs-toolkit.standin.content"
 
 
 def _shared_objects() -> list[Path]:
-    """Every ELF file whose dependencies the container needs: bash, the interpreter, all ``*.so`` in the install."""
-    roots = {Path(sys.base_prefix), Path(sys.prefix)}
+    """Every ELF file whose dependencies the container needs: bash, the interpreter (and libpython), the standard
+    library's extension modules and every ``*.so`` in the virtualenv's site-packages."""
+    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     files = [Path(shutil.which("bash") or "/bin/bash"), Path(os.path.realpath(sys.executable))]
+    roots = [Path(sys.base_prefix) / "lib" / version / "lib-dynload"]
+    roots += [Path(p) for p in sys.path if p.endswith("site-packages") and Path(p).is_dir()]
     for root in roots:
         files.extend(p for p in root.rglob("*.so*") if p.is_file() and not p.is_symlink())
     return files
@@ -99,7 +102,7 @@ def build_context(dest: Path) -> str:
     for lib in libraries:
         digest.update(str(lib).encode() + b"\0" + str(lib.stat().st_size).encode())
     with tarfile.open(fileobj=io.BytesIO(_rootfs_tar(libraries))) as tar:
-        tar.extractall(rootfs, filter="tar") if hasattr(tarfile, "tar_filter") else tar.extractall(rootfs)
+        tar.extractall(rootfs)  # our own archive, built just above
     return digest.hexdigest()[:16]
 
 

@@ -167,3 +167,38 @@ def test_auto_runtime_falls_back_to_embedded_without_an_engine(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
     assert choose_runtime("auto") == "embedded"
     assert choose_runtime("docker") == "docker"
+
+
+def test_pull_progress_tracks_each_layer() -> None:
+    import io
+
+    from rich.console import Console
+    from rich.progress import Progress
+
+    from toolkit.launch.cli import _PullBar
+
+    progress = Progress(console=Console(file=io.StringIO()))
+    bar = _PullBar(progress)
+    bar({"status": "Pulling from tensorflow/serving", "id": "2.20.0-gpu"})
+    bar({"status": "Downloading", "progressDetail": {"current": 50, "total": 200}, "id": "aaa"})
+    bar({"status": "Already exists", "progressDetail": {}, "id": "bbb"})
+    task_a = progress.tasks[bar.tasks["aaa"]]
+    assert (task_a.completed, task_a.total) == (50, 200) and "Downloading" in task_a.description
+    bar({"status": "Pull complete", "progressDetail": {}, "id": "aaa"})
+    assert progress.tasks[bar.tasks["aaa"]].finished and progress.tasks[bar.tasks["bbb"]].finished
+    assert set(bar.tasks) == {"aaa", "bbb"}  # the "Pulling from" line is not a layer
+
+
+def test_status_of_an_unreachable_server_says_so(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from tests.support.live_server import free_port
+    from toolkit.launch.cli import status_command
+
+    deploy, _ = make_deploy(tmp_path, {"m": [1]})
+    (deploy / "deployment.toml").write_text('[[models]]\nname = "m"\n')
+    result = CliRunner().invoke(status_command, ["--deploy-dir", str(deploy), "--rest", f"http://127.0.0.1:{free_port()}"])
+    assert result.exit_code == 1
+    assert "unreachable" in result.output and "ConnectError" in result.output
+    none = CliRunner().invoke(status_command, ["--deploy-dir", str(deploy)])
+    assert none.exit_code == 1 and "no endpoints recorded" in none.output
