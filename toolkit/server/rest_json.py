@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -137,15 +138,9 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
     except RecursionError:
         raise invalid(
             "JSON Parse error: the document is nested too deeply for this server "
-            f"(more than about {_max_depth_hint()} levels of arrays/objects)"
+            f"(more than about {sys.getrecursionlimit()} levels of arrays/objects)"
         ) from None
     return value
-
-
-def _max_depth_hint() -> int:
-    import sys
-
-    return sys.getrecursionlimit()
 
 
 def to_bytes(text: str) -> bytes:

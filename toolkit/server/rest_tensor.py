@@ -34,7 +34,7 @@ _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UINT32_MAX, _UINT64_MAX = (1 << 32) - 1, (1 << 64) - 1
 
-# dtype -> (numpy dtype, accepted JSON check name). Strings are handled apart (lists of bytes).
+# dtype -> little-endian numpy dtype. Strings are handled apart (lists of bytes).
 _NUMPY: dict[int, np.dtype[Any]] = {
     DT.DT_FLOAT: np.dtype("<f4"),
     DT.DT_DOUBLE: np.dtype("<f8"),
