@@ -1,6 +1,6 @@
 """JSON text primitives of the REST front end: parse request bodies as TF Serving's rapidjson does, write values.
 
-Parsing accepts ``NaN``/``Infinity``/``-Infinity`` and stops after the first top-level value (trailing bytes are
+Parsing accepts ``NaN``/``Infinity``/``-Infinity`` (and rapidjson's ``Inf``/``-Inf``/``-NaN``) and stops after the first top-level value (trailing bytes are
 ignored), like rapidjson with ``kParseNanAndInfFlag | kParseStopWhenDoneFlag``. orjson is the fast path; the
 stdlib decoder (``raw_decode``) is the fallback for everything orjson refuses. Writing follows ``WriteDecimal``
 (section 5.8 of reference/rest_api.md) for floats, vectorised with numpy because outputs can be millions of values.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -129,7 +130,14 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
     if start == length:
         raise invalid(f"JSON Parse error: The document is empty. at offset: {len(body)}")
     try:
-        value, _end = _DECODER.raw_decode(text, start)
+        try:
+            value, _end = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError as exc:
+            # rapidjson also reads "Inf", "-Inf" and "-NaN", which the stdlib does not: spell them out, retry once.
+            if not (exc.msg.startswith("Expecting value") and text.startswith(("Inf", "-Inf", "-NaN"), exc.pos)):
+                raise
+            text = _NONFINITE.sub(_spell_nonfinite, text)
+            value, _end = _DECODER.raw_decode(text, start)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc, text) from None
     except _NumberTooBig as exc:
@@ -141,6 +149,17 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
             f"(more than about {sys.getrecursionlimit()} levels of arrays/objects)"
         ) from None
     return value
+
+
+# A whole JSON string (kept as is) or one of rapidjson's extra non-finite spellings outside strings.
+_NONFINITE = re.compile(r'"(?:[^"\\]|\\.)*"|-NaN|-?Inf(?!inity)')
+
+
+def _spell_nonfinite(match: re.Match[str]) -> str:
+    token = match.group(0)
+    if token.startswith('"'):
+        return token
+    return {"-NaN": "NaN", "Inf": "Infinity", "-Inf": "-Infinity"}[token]
 
 
 def to_bytes(text: str) -> bytes:

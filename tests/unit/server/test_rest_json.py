@@ -90,6 +90,14 @@ def test_parse_accepts_nan_infinity_and_ignores_trailing_bytes() -> None:
     assert doc["a"][3] == 1 and np.isnan(doc["a"][0]) and doc["a"][1:3] == [float("inf"), float("-inf")]
 
 
+def test_parse_accepts_rapidjson_extra_nonfinite_spellings_outside_strings() -> None:
+    doc = parse_document(b'{"a": [Inf, -Inf, -NaN, Infinity], "s": "Inf -NaN \\" Inf"}')
+    assert doc["a"][:2] == [float("inf"), float("-inf")] and np.isnan(doc["a"][2]) and doc["a"][3] == float("inf")
+    assert doc["s"] == 'Inf -NaN " Inf'
+    with pytest.raises(ServingError):
+        parse_document(b'{"a": Infx}')
+
+
 def test_parse_keeps_int_and_decimal_apart_and_big_ints_become_doubles() -> None:
     doc = parse_document(b'{"i": 10, "f": 10.0, "u": 18446744073709551615, "big": 18446744073709551616}')
     assert type(doc["i"]) is int and type(doc["f"]) is float
