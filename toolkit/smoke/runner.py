@@ -11,6 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -60,7 +61,9 @@ class SmokeRunner:
     def __init__(self, clients: Mapping[str, Any], options: SmokeOptions | None = None, *,
                  clock: Callable[[], float] = time.perf_counter,
                  on_result: Callable[[CheckResult], None] | None = None,
-                 targets: Mapping[str, str] | None = None) -> None:
+                 targets: Mapping[str, str] | None = None,
+                 read_exported: Callable[[Path], Mapping[str, Any]] | None = None,
+                 read_test_data: Callable[[Path], Any] | None = None) -> None:
         unknown = set(clients) - set(PROTOCOLS)
         if unknown:
             raise ValueError(f"clients: expected keys among {PROTOCOLS}, got {sorted(unknown)}")
@@ -69,6 +72,10 @@ class SmokeRunner:
         self.clock = clock
         self.on_result = on_result
         self.report = Report(targets=dict(targets or {}))
+        # What was exported is read from the host repository; injectable so the orchestration can be unit-tested
+        # without TensorFlow (the defaults parse saved_model.pb and assets.extra/tfs_test_data).
+        self._read_exported = read_exported or _read_signatures
+        self._read_test_data = read_test_data or _load_test_data
 
     # ------------------------------------------------------------------------------------------------ plumbing
     def _add(self, model: str, version: int | None, check: str, verdict: Verdict, seconds: float,
@@ -225,8 +232,7 @@ class SmokeRunner:
         return served
 
     def _check_version(self, plan: ModelPlan, version: int) -> None:
-        from toolkit.export.testdata import load_test_data
-        from toolkit.savedmodel import SavedModelError, read_signatures
+        from toolkit.savedmodel import SavedModelError
 
         version_dir = plan.version_dir(version)
         start = self.clock()
@@ -238,8 +244,8 @@ class SmokeRunner:
             export_problem = "the exported version is not on this host; nothing to compare with"
         else:
             try:
-                exported = read_signatures(version_dir)
-            except SavedModelError as exc:
+                exported = dict(self._read_exported(version_dir))
+            except (SavedModelError, OSError) as exc:
                 export_problem = str(exc)
         for protocol, sigs in served.items():
             if isinstance(sigs, str):
@@ -252,7 +258,7 @@ class SmokeRunner:
                 verdict, _ = self._timed(lambda s=sigs: checks.signatures_match(exported, s))
             self._add(plan.name, version, "signatures", verdict, fetch_s, protocol)
 
-        probe, problem = self._probe(version_dir, served, exported, load_test_data)
+        probe, problem = self._probe(version_dir, served, exported)
         if probe is None:
             self._add(plan.name, version, "outputs", Verdict(Status.SKIP, problem or "no predict signature"), 0.0)
             return
@@ -272,14 +278,14 @@ class SmokeRunner:
                 verdict, seconds = self._timed(lambda c=client: self._latency(c, plan.name, version, probe))
                 self._add(plan.name, version, "latency p99", verdict, seconds, protocol)
 
-    def _probe(self, version_dir: Any, served: Mapping[str, Any], exported: Mapping[str, Any] | None,
-               load_test_data: Callable[[Any], Any]) -> tuple[_Probe | None, str | None]:
+    def _probe(self, version_dir: Path | None, served: Mapping[str, Any],
+               exported: Mapping[str, Any] | None) -> tuple[_Probe | None, str | None]:
         """Persisted test data when the export kept some; else inputs synthesized from the signature."""
         signatures = exported or next((s for s in served.values() if not isinstance(s, str)), None)
         data = None
         if version_dir is not None:
             try:
-                data = load_test_data(version_dir)
+                data = self._read_test_data(version_dir)
             except (ValueError, OSError) as exc:
                 return None, f"cannot read the persisted test data: {exc}"
         if data is not None:
@@ -339,6 +345,18 @@ class _SpecView:
 
     dtype: str
     shape: tuple[int | None, ...] | None
+
+
+def _read_signatures(version_dir: Path) -> Mapping[str, Any]:
+    from toolkit.savedmodel import read_signatures
+
+    return read_signatures(version_dir)
+
+
+def _load_test_data(version_dir: Path) -> Any:
+    from toolkit.export.testdata import load_test_data
+
+    return load_test_data(version_dir)
 
 
 def _dtype_of(spec: Any) -> str:
