@@ -66,6 +66,8 @@ def load_deploy_spec(deploy_dir: Path, grpc_port: int | None = None, rest_port: 
         changes["rest_port"] = rest_port
     if changes:
         spec = dataclasses.replace(spec, server=dataclasses.replace(spec.server, **changes))
+    if spec.server.rest_port == 0:
+        raise LaunchError("server.rest_port: expected a port (tfs up waits for the models over REST), got 0")
     if spec.server.grpc_port == spec.server.rest_port:
         raise LaunchError(f"the gRPC and REST ports must differ, got {spec.server.grpc_port} for both")
     return spec
