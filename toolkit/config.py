@@ -240,7 +240,9 @@ def server_flags(spec: DeploymentSpec, config_root: str = CONTAINER_CONFIG_ROOT)
         flags.append(f"--monitoring_config_file={root}/{MONITORING_CONFIG}")
     if spec.batching.enabled:
         flags += ["--enable_batching=true", f"--batching_parameters_file={root}/{BATCHING_CONFIG}"]
-    if spec.server.allow_version_labels_for_unavailable_models:
+    # At start-up TF Serving assigns labels before the versions have loaded and refuses them (issue #1413)
+    # unless this flag is set, so a deployment with labels gets it.
+    if spec.server.allow_version_labels_for_unavailable_models or any(m.labels for m in spec.models):
         flags.append("--allow_version_labels_for_unavailable_models=true")
     if not spec.server.enable_model_warmup:
         flags.append("--enable_model_warmup=false")

@@ -117,6 +117,8 @@ def test_server_flags_and_local_config(tmp_path: Path) -> None:
     flags = server_flags(spec)
     assert "--model_config_file=/config/models.config" in flags
     assert "--monitoring_config_file=/config/monitoring.config" in flags
+    assert "--allow_version_labels_for_unavailable_models=true" in flags  # the spec has labels
+    assert "--allow_version_labels_for_unavailable_models=true" not in server_flags(parse_spec({"models": [{"name": "m"}]}))
     assert "--enable_batching=true" in flags and "--batching_parameters_file=/config/batching.config" in flags
     local = read_model_server_config(localize_config(deploy, spec))
     assert {c.base_path for c in local.model_config_list.config} == {
