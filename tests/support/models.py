@@ -103,6 +103,25 @@ def build_double_tf2(export_dir: str | os.PathLike[str]) -> Path:
     return export_dir
 
 
+class _Slow(tf.Module):
+    """Counts to n in a tf.while_loop: runtime grows with n, so tests get a request that is reliably in flight."""
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.int64, name="n")])
+    def serve(self, n: tf.Tensor) -> dict[str, tf.Tensor]:
+        def count(limit: tf.Tensor) -> tf.Tensor:
+            return tf.while_loop(lambda i: i < limit, lambda i: i + 1, [tf.constant(0, tf.int64)])[0]
+
+        return {"count": tf.map_fn(count, n)}
+
+
+def build_slow_tf2(export_dir: str | os.PathLike[str]) -> Path:
+    """TF2 SavedModel ``serving_default`` n:int64[None] -> count:int64[None] (loops n times per element)."""
+    export_dir = Path(export_dir)
+    module = _Slow()
+    tf.saved_model.save(module, str(export_dir), signatures={"serving_default": module.serve})
+    return export_dir
+
+
 # --------------------------------------------------------------------------------------------- TF1 model
 def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.0) -> Path:
     """TF1 graph-mode SavedModel (tf.compat.v1 builder), like TF Serving's saved_model_half_plus_two:

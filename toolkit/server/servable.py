@@ -32,6 +32,9 @@ def op_error_to_serving(exc: BaseException) -> ServingError:
         return exc
     if isinstance(exc, tf.errors.OpError):
         message = exc.message.split("\n\nDetected at node", 1)[0].strip()
+        prefix = "Graph execution error:"
+        if message.startswith(prefix):  # added by the Python session wrapper, not by TF Serving
+            message = message[len(prefix):].strip()
         return ServingError(exc.error_code, message)
     return ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
 
