@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from clients._proto import serving_pb2, tensor_pb2
-from clients.codec import decode_tensor, encode_tensor, shape_of_spec
+from clients.codec import decode_tensor, encode_tensor, encode_tensor_chunks, shape_of_spec, varint
 from clients.errors import ResponseDecodeError, ValidationError, from_status
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
 
@@ -103,6 +103,39 @@ def predict_request(
     if output_filter:
         request.output_filter.extend(output_filter)
     return request
+
+
+def predict_request_bytes(
+    inputs: Mapping[str, Any],
+    model: str,
+    version: int | None,
+    label: str | None,
+    signature: str | None,
+    output_filter: Sequence[str] | None,
+) -> bytes:
+    """The serialized PredictRequest, built so that tensor data is copied once (see codec.encode_tensor_chunks).
+
+    Parses to the same message as ``predict_request(...)``; fields are written in field-number order as protobuf
+    does (model_spec = 1, inputs = 2 as map entries {key = 1, value = 2}, output_filter = 3).
+    """
+    spec = fill_model_spec(serving_pb2.ModelSpec(), model, version, label, signature).SerializeToString()
+    chunks: list[bytes | memoryview] = [b"\x0a", varint(len(spec)), spec]
+    for name, value in inputs.items():
+        if not isinstance(name, str):
+            raise ValidationError(f"inputs: names must be strings, got {name!r}")
+        key = name.encode("utf-8")
+        tensor, tensor_len = encode_tensor_chunks(value, f"input {name!r}")
+        entry_head = b"\x0a" + varint(len(key)) + key + b"\x12" + varint(tensor_len)
+        chunks += [b"\x12", varint(len(entry_head) + tensor_len), entry_head, *tensor]
+    for alias in output_filter or ():
+        encoded = alias.encode("utf-8")
+        chunks += [b"\x1a", varint(len(encoded)), encoded]
+    return b"".join(chunks)
+
+
+def serialize(request: Any) -> bytes:
+    """Request serializer for the stubs: pre-serialized bytes pass through, messages are serialized."""
+    return request if isinstance(request, bytes) else request.SerializeToString()
 
 
 def predict_result(response: serving_pb2.PredictResponse) -> dict[str, np.ndarray]:

@@ -89,9 +89,7 @@ class _GrpcBase(ClientCore):
 
     def _stubs(self, channel: Any) -> dict[str, Any]:
         return {
-            name: channel.unary_unary(
-                path, request_serializer=req.SerializeToString, response_deserializer=resp.FromString
-            )
+            name: channel.unary_unary(path, request_serializer=_wire.serialize, response_deserializer=resp.FromString)
             for name, (path, req, resp) in _wire.METHODS.items()
         }
 
@@ -196,7 +194,7 @@ class GrpcClient(_GrpcBase):
             else None
         )
         named = self._prepare_inputs(inputs, spec)
-        request = _wire.predict_request(named, model, version, label, signature, output_filter)
+        request = _wire.predict_request_bytes(named, model, version, label, signature, output_filter)
         return _wire.predict_result(self._call("Predict", request, timeout))
 
     def classify(
@@ -406,7 +404,7 @@ class AsyncGrpcClient(_GrpcBase):
             else None
         )
         named = self._prepare_inputs(inputs, spec)
-        request = _wire.predict_request(named, model, version, label, signature, output_filter)
+        request = _wire.predict_request_bytes(named, model, version, label, signature, output_filter)
         return _wire.predict_result(await self._call("Predict", request, timeout))
 
     async def classify(

@@ -379,3 +379,33 @@ def test_our_protos_coexist_with_official_ones() -> None:
     assert serving_pb2.PredictRequest.DESCRIPTOR.full_name == "tfs_toolkit.wire.PredictRequest"
     assert predict_pb2.PredictRequest.DESCRIPTOR.full_name == "tensorflow.serving.PredictRequest"
     assert tensor_pb2.DESCRIPTOR.name != tf_tensor_pb2.DESCRIPTOR.name
+
+
+@pytest.mark.parametrize(
+    "inputs",
+    [
+        {"x": np.float32([[1, 2], [3, 4]])},
+        {"x": np.zeros((0, 3), np.float32)},
+        {"s": [b"a", "b\u00e9"]},
+        {"k": np.int64(5)},
+        {"b": np.arange(6, dtype=">i4")[::2], "c": np.complex64([1j]), "h": np.float16([0.5])},
+        {"name with spaces \u00e9": np.ones((2, 200, 3), np.float32)},  # multi-byte varints
+    ],
+    ids=["f32", "empty", "strings", "scalar", "mixed", "big"],
+)
+def test_single_copy_predict_request_bytes(inputs) -> None:
+    """The hand-built wire bytes (one copy of the tensor data) equal protobuf's and parse with the official class."""
+    wire = _wire.predict_request_bytes(inputs, "m", 3, None, "sig", ["y"])
+    message = _wire.predict_request(inputs, "m", 3, None, "sig", ["y"])
+    if len(inputs) == 1:
+        assert wire == message.SerializeToString()
+    assert serving_pb2.PredictRequest.FromString(wire) == message
+    official = predict_pb2.PredictRequest.FromString(wire)
+    assert official.model_spec.version.value == 3 and list(official.output_filter) == ["y"]
+    for name, value in inputs.items():
+        expected = np.asarray(value) if not isinstance(value, list) else np.array(value, dtype=object)
+        got = tf.make_ndarray(official.inputs[name])
+        if expected.dtype == object:
+            assert got.tolist() == [v.encode() if isinstance(v, str) else v for v in value]
+        else:
+            np.testing.assert_array_equal(got, expected)
