@@ -16,7 +16,7 @@ from clients.errors import (
     UnavailableError,
     ValidationError,
 )
-from clients.options import DEFAULT_TIMEOUT, TLS, Keepalive, Retry
+from clients.options import TLS, Keepalive, Retry
 from clients.types import ModelMetadata, ModelVersionStatus, SignatureSpec
 
 logger = logging.getLogger("clients")

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 from clients import _wire
-from clients._base import DEFAULT, ClientCore, Timeout, logger
+from clients._base import DEFAULT, ClientCore, Timeout
 from clients.errors import DeadlineExceededError, TfsError, UnavailableError, ValidationError, from_status
 from clients.examples import build_input
 from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Retry
@@ -25,7 +25,6 @@ from clients.validation import coerce_plain_values, has_plain_values, name_input
 __all__ = ["GrpcClient", "AsyncGrpcClient", "map_rpc_error"]
 
 _IDEMPOTENT = {"GetModelMetadata": True, "GetModelStatus": True}
-_INFERENCE = {"Predict", "Classify", "Regress", "MultiInference"}
 
 
 def map_rpc_error(error: grpc.RpcError) -> TfsError:

@@ -40,9 +40,12 @@ def loads(body: bytes | str) -> Any:
         return orjson.loads(body)
     except orjson.JSONDecodeError as first:
         # Python's json accepts exactly these three tokens outside strings, so text inside strings is never touched.
+        # TF Serving writes DT_STRING outputs as raw bytes without UTF-8 validation: surrogateescape keeps such
+        # bytes, and string leaves are turned back into the original bytes (see _leaf_to_bytes).
+        text = body.decode("utf-8", errors="surrogateescape") if isinstance(body, bytes) else body
         try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError):
+            return json.loads(text)
+        except ValueError:
             raise ResponseDecodeError(f"response is not valid JSON: {first}") from None
 
 
@@ -194,7 +197,7 @@ def _is_b64(value: Any) -> bool:
 
 def _leaf_to_bytes(value: Any) -> bytes:
     if isinstance(value, str):
-        return value.encode("utf-8")
+        return value.encode("utf-8", errors="surrogateescape")
     if _is_b64(value):
         try:
             return base64.b64decode(value["b64"], validate=True)

@@ -29,6 +29,14 @@ def test_loads_leaves_strings_containing_the_tokens_alone() -> None:
     assert np.isnan(document["outputs"]["f"][0])
 
 
+def test_raw_non_utf8_string_outputs_keep_their_bytes() -> None:
+    """TF Serving writes DT_STRING outputs as raw bytes, unvalidated (not always valid UTF-8 JSON)."""
+    body = b'{"outputs": {"s": ["ok", "\xff\xfe raw", "caf\xc3\xa9"], "f": [NaN]}}'
+    decoded = json_codec.decode_predict_response(body)
+    assert decoded["s"].tolist() == [b"ok", b"\xff\xfe raw", "caf\u00e9".encode()]
+    assert np.isnan(decoded["f"][0])
+
+
 def test_loads_rejects_garbage_with_a_decode_error() -> None:
     with pytest.raises(ResponseDecodeError, match="not valid JSON"):
         json_codec.loads(b"<html>nope</html>")
