@@ -16,7 +16,14 @@ import numpy as np
 
 from clients import _wire
 from clients._base import DEFAULT, ClientCore, Timeout
-from clients.errors import DeadlineExceededError, TfsError, UnavailableError, ValidationError, from_status
+from clients.errors import (
+    DeadlineExceededError,
+    ResponseDecodeError,
+    TfsError,
+    UnavailableError,
+    ValidationError,
+    from_status,
+)
 from clients.examples import build_input
 from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Retry
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
@@ -87,10 +94,22 @@ class _GrpcBase(ClientCore):
         self._options = _channel_options(self.keepalive, tls, options)
 
     def _stubs(self, channel: Any) -> dict[str, Any]:
+        # Responses come back as bytes and are parsed in _parse, so a malformed answer becomes a
+        # ResponseDecodeError naming the message, not grpc's generic INTERNAL "Exception deserializing response!".
         return {
-            name: channel.unary_unary(path, request_serializer=_wire.serialize, response_deserializer=resp.FromString)
-            for name, (path, req, resp) in _wire.METHODS.items()
+            name: channel.unary_unary(path, request_serializer=_wire.serialize, response_deserializer=None)
+            for name, (path, _req, _resp) in _wire.METHODS.items()
         }
+
+    @staticmethod
+    def _parse(method: str, payload: bytes) -> Any:
+        response_type = _wire.METHODS[method][2]
+        try:
+            return response_type.FromString(payload)
+        except Exception as exc:  # protobuf's DecodeError
+            raise ResponseDecodeError(
+                f"{method}: server answer is not a valid {response_type.DESCRIPTOR.name} ({len(payload)} bytes): {exc}"
+            ) from None
 
     def _attempts(self, method: str) -> int:
         if method == "HandleReloadConfigRequest":
@@ -152,7 +171,7 @@ class GrpcClient(_GrpcBase):
         for attempt in range(1, attempts + 1):
             remaining = self._remaining(deadline, method)
             try:
-                return self._stub[method](request, timeout=remaining, metadata=self._metadata)
+                return self._parse(method, self._stub[method](request, timeout=remaining, metadata=self._metadata))
             except grpc.RpcError as exc:
                 error = map_rpc_error(exc)
             time.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
@@ -363,7 +382,8 @@ class AsyncGrpcClient(_GrpcBase):
         for attempt in range(1, attempts + 1):
             remaining = self._remaining(deadline, method)
             try:
-                return await stub[method](request, timeout=remaining, metadata=self._metadata)
+                payload = await stub[method](request, timeout=remaining, metadata=self._metadata)
+                return self._parse(method, payload)
             except grpc.RpcError as exc:
                 error = map_rpc_error(exc)
             except asyncio.TimeoutError:

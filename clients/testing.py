@@ -527,14 +527,18 @@ class _FakeChannel:
         self._asynchronous = asynchronous
         self.closed = False
 
-    def unary_unary(self, path: str, request_serializer: Callable, response_deserializer: Callable, **_: Any):
+    def unary_unary(
+        self, path: str, request_serializer: Callable | None = None, response_deserializer: Callable | None = None, **_: Any
+    ):
         server = self._server
+        serialize = request_serializer or (lambda request: request)
+        deserialize = response_deserializer or (lambda payload: payload)
 
         def invoke(request: Any, timeout: float | None = None, metadata: Any = None, **__: Any) -> Any:
             if self.closed:
                 raise _rpc_error(_Status("CANCELLED", "Channel closed"))
             try:
-                return response_deserializer(server._handle_grpc(path, request_serializer(request), metadata))
+                return deserialize(server._handle_grpc(path, serialize(request), metadata))
             except _Status as status:
                 raise _rpc_error(status) from None
 

@@ -32,6 +32,7 @@ from clients import (
     FailedPreconditionError,
     GrpcClient,
     ModelNotFoundError,
+    ResponseDecodeError,
     Retry,
     UnavailableError,
 )
@@ -116,18 +117,24 @@ class Backend:
             response.status.error_message = "Illegal to list model bad multiple times in config list"
         return response
 
+    def garbage(self, request: bytes, context) -> bytes:
+        self._enter("Garbage", context)
+        return b"\xff\xff\xff"  # not a valid protobuf message
+
     def handlers(self) -> list[grpc.GenericRpcHandler]:
         def unary(fn, req, resp):
             return grpc.unary_unary_rpc_method_handler(
                 fn, request_deserializer=req.FromString, response_serializer=resp.SerializeToString
             )
 
+        garbage = grpc.unary_unary_rpc_method_handler(self.garbage)  # raw bytes in and out
         return [
             grpc.method_handlers_generic_handler(
                 "tensorflow.serving.PredictionService",
                 {
                     "Predict": unary(self.predict, predict_pb2.PredictRequest, predict_pb2.PredictResponse),
                     "Regress": unary(self.regress, regression_pb2.RegressionRequest, regression_pb2.RegressionResponse),
+                    "Classify": garbage,
                     "GetModelMetadata": unary(
                         self.metadata,
                         get_model_metadata_pb2.GetModelMetadataRequest,
@@ -199,6 +206,13 @@ def test_any_type_url_is_tensorflow_serving_signature_def_map(backend) -> None:
     response = get_model_metadata_pb2.GetModelMetadataResponse()
     response.metadata["signature_def"].Pack(get_model_metadata_pb2.SignatureDefMap())
     assert response.metadata["signature_def"].type_url == SIGNATURE_DEF_MAP_TYPE_URLS[0]
+
+
+def test_malformed_answer_is_a_decode_error_naming_the_message(backend) -> None:
+    with GrpcClient(backend.target) as client:
+        with pytest.raises(ResponseDecodeError, match="Classify: server answer is not a valid ClassificationResponse"):
+            client.classify([{"x": 1.0}], "half")
+    assert backend.calls["Garbage"] == 1
 
 
 def test_errors_keep_code_and_message(backend) -> None:
