@@ -1,0 +1,197 @@
+"""TensorProto codec (Tensor::FromProto / AsProtoField semantics), Prometheus rendering, and the batch scheduler
+with a fake servable (merge, padding, splitting, queue limits)."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.core.framework import tensor_pb2, types_pb2
+
+from toolkit.server import tensors
+from toolkit.server.batching import BatchingConfig, BatchScheduler
+from toolkit.server.errors import Code, ServingError
+from toolkit.server.metrics import Counter, Histogram, ServerMetrics
+
+
+# ------------------------------------------------------------------------------------------ tensors
+@pytest.mark.parametrize(
+    "array",
+    [np.array([1.5, -2.0], np.float32), np.array([[1, 2], [3, 4]], np.int64), np.array([True, False]),
+     np.array([b"a", b"\xff"], dtype=object), np.array([1, 2], np.int32), np.array([0.5], np.float64),
+     np.array([1.0, 2.0], np.float16), np.array([1 + 2j], np.complex64), np.array([7], np.uint8)],
+)
+@pytest.mark.parametrize("content", [False, True])
+def test_round_trip_matches_tensorflow(array: np.ndarray, content: bool) -> None:
+    proto = tensors.from_numpy(array, tensor_content=content)
+    np.testing.assert_array_equal(tf.make_ndarray(proto), array)  # TF decodes what we encode
+    np.testing.assert_array_equal(tensors.to_numpy(proto), array)
+    np.testing.assert_array_equal(tensors.to_numpy(tf.make_tensor_proto(array)), array)  # we decode what TF encodes
+
+
+def test_typed_fields_by_default() -> None:
+    proto = tensors.from_numpy(np.array([1.0, 2.0], np.float32))
+    assert list(proto.float_val) == [1.0, 2.0] and proto.tensor_content == b""
+    assert list(tensors.from_numpy(np.array([3], np.int8)).int_val) == [3]
+
+
+def test_short_typed_list_repeats_last_value_and_empty_is_zero() -> None:
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT64)
+    proto.tensor_shape.dim.add().size = 4
+    proto.int64_val.extend([1, 2])
+    assert tensors.to_numpy(proto).tolist() == [1, 2, 2, 2]
+    del proto.int64_val[:]
+    assert tensors.to_numpy(proto).tolist() == [0, 0, 0, 0]
+
+
+@pytest.mark.parametrize("mutate", ["too_many", "bad_content", "bad_dtype", "negative_dim"])
+def test_invalid_protos(mutate: str) -> None:
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+    proto.tensor_shape.dim.add().size = 2
+    if mutate == "too_many":
+        proto.float_val.extend([1, 2, 3])
+    elif mutate == "bad_content":
+        proto.tensor_content = b"\x00" * 7
+    elif mutate == "bad_dtype":
+        proto.dtype = types_pb2.DT_RESOURCE
+    else:
+        proto.tensor_shape.dim[0].size = -1
+    with pytest.raises(tensors.TensorParseError):
+        tensors.to_numpy(proto)
+
+
+# ------------------------------------------------------------------------------------------ metrics
+def test_prometheus_rendering() -> None:
+    counter = Counter("/tensorflow/serving/request_count", "help", ["model_name", "status"])
+    counter.inc("m", "OK")
+    counter.inc("m", "OK")
+    counter.inc('we"ird', "NOT_FOUND")
+    lines = counter.render()
+    assert ':tensorflow:serving:request_count{model_name="m",status="OK"} 2' in lines
+    assert ':tensorflow:serving:request_count{model_name="we\\"ird",status="NOT_FOUND"} 1' in lines
+    hist = Histogram("/x/latency", "h", ["API"], [10, 100])
+    hist.observe("predict", value=5)
+    hist.observe("predict", value=50)
+    hist.observe("predict", value=500)
+    assert hist.render() == [
+        ':x:latency_bucket{API="predict",le="10"} 1',
+        ':x:latency_bucket{API="predict",le="100"} 2',
+        ':x:latency_bucket{API="predict",le="+Inf"} 3',
+        ':x:latency_sum{API="predict"} 555',
+        ':x:latency_count{API="predict"} 3',
+    ]
+    text = ServerMetrics().render()
+    assert text == "\n"  # nothing observed yet: no samples
+
+
+# ------------------------------------------------------------------------------------------ batching
+class FakeServable:
+    name = "fake"
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+        self.lock = threading.Lock()
+
+    def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+        (x,) = feeds.values()
+        with self.lock:
+            self.batches.append(x.shape[0])
+        return [x * 2, x.sum(axis=tuple(range(1, x.ndim))) if x.ndim > 1 else x]
+
+
+def _scheduler(**kw: object) -> tuple[BatchScheduler, FakeServable]:
+    servable = FakeServable()
+    config = BatchingConfig(**{"num_batch_threads": 1, **kw})  # type: ignore[arg-type]
+    return BatchScheduler(servable, ["y", "s"], config, ServerMetrics()), servable  # type: ignore[arg-type]
+
+
+def _submit_all(scheduler: BatchScheduler, inputs: list[np.ndarray]) -> list[object]:
+    results: list[object] = [None] * len(inputs)
+
+    def run(i: int) -> None:
+        try:
+            results[i] = scheduler.submit({"x": inputs[i]}, None)
+        except ServingError as exc:
+            results[i] = exc
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(inputs))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    return results
+
+
+def test_full_batch_is_run_once_with_padding_to_allowed_size() -> None:
+    scheduler, servable = _scheduler(max_batch_size=4, batch_timeout_micros=30_000_000, allowed_batch_sizes=(4,))
+    inputs = [np.full((1, 2), i, np.float32) for i in range(2)] + [np.full((2, 2), 9, np.float32)]
+    results = _submit_all(scheduler, inputs)
+    assert servable.batches == [4]
+    for x, (y, s) in zip(inputs, results):  # type: ignore[misc]
+        np.testing.assert_array_equal(y, x * 2)
+        np.testing.assert_array_equal(s, x.sum(axis=1))
+    scheduler.stop()
+
+
+def test_timeout_zero_runs_partial_batches_and_pads_up() -> None:
+    scheduler, servable = _scheduler(max_batch_size=8, allowed_batch_sizes=(2, 8))
+    (y, _), = [scheduler.submit({"x": np.ones((1, 3), np.float32)}, None)]
+    assert servable.batches == [2]  # one row padded up to the allowed size 2
+    assert y.shape == (1, 3)
+    scheduler.stop()
+
+
+def test_variable_length_inputs_are_padded_when_enabled() -> None:
+    scheduler, servable = _scheduler(max_batch_size=2, batch_timeout_micros=30_000_000, pad_variable_length_inputs=True)
+    results = _submit_all(scheduler, [np.ones((1, 2), np.float32), np.ones((1, 3), np.float32)])
+    assert servable.batches == [2]
+    shapes = sorted(r[0].shape for r in results)  # type: ignore[index]
+    assert shapes == [(1, 3), (1, 3)]
+    scheduler.stop()
+
+
+def test_too_big_task_and_splitting() -> None:
+    scheduler, _ = _scheduler(max_batch_size=2)
+    with pytest.raises(ServingError) as info:
+        scheduler.submit({"x": np.ones((3, 1), np.float32)}, None)
+    assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT, "Task size 3 is larger than maximum input batch size 2")
+    scheduler.stop()
+    splitter, servable = _scheduler(max_batch_size=2, enable_large_batch_splitting=True, max_execution_batch_size=2)
+    y, s = splitter.submit({"x": np.arange(5, dtype=np.float32).reshape(5, 1)}, None)
+    assert y.ravel().tolist() == [0, 2, 4, 6, 8]
+    assert sorted(servable.batches) == [1, 2, 2]
+    splitter.stop()
+
+
+def test_queue_full_is_unavailable() -> None:
+    gate = threading.Event()
+    started = threading.Event()
+
+    class Blocking(FakeServable):
+        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+            started.set()
+            gate.wait(30)
+            return super().run(feeds, fetches, timeout)
+
+    servable = Blocking()
+    scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=1, max_enqueued_batches=1,  # type: ignore[arg-type]
+                                                                    num_batch_threads=1), ServerMetrics())
+    first = threading.Thread(target=lambda: scheduler.submit({"x": np.ones((1, 1), np.float32)}, None))
+    first.start()
+    from tests.support.live_server import wait_for
+
+    assert started.wait(10)  # the first task is running (blocked) on the only batch thread
+    second = threading.Thread(target=lambda: scheduler.submit({"x": np.ones((1, 1), np.float32)}, None))
+    second.start()
+    wait_for(lambda: len(scheduler._queue) == 1, timeout=10, what="second task queued")
+    with pytest.raises(ServingError) as info:
+        scheduler.submit({"x": np.ones((1, 1), np.float32)}, None)
+    assert (info.value.code, info.value.message) == (
+        Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
+    )
+    gate.set()
+    first.join(10)
+    second.join(10)
+    scheduler.stop()
