@@ -38,6 +38,10 @@ with RestClient(rest_url) as client:
         out["rest_error"] = [exc.http_status, exc.message]
 heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "tensorflow_serving"))
 out["heavy"] = heavy
+from importlib import resources
+package = resources.files("clients")
+out["typed"] = [(package / "py.typed").is_file(), (package / "_proto" / "serving_pb2.pyi").is_file(),
+                (package / "_proto" / "serving.proto").is_file()]
 print("RESULT " + json.dumps(out))
 """
 
@@ -78,3 +82,4 @@ def test_fresh_venv_without_tensorflow_predicts(tfs_server, tmp_path: Path) -> N
     assert out["rest"] == [3.5, 4.0, 5.5]
     assert out["rest_error"] == [404, "Servable not found for request: Latest(nope)"]
     assert out["heavy"] == []
+    assert out["typed"] == [True, True, True]  # py.typed, protobuf stubs and .proto sources ship
