@@ -98,12 +98,22 @@ class TLS:
 @dataclass(frozen=True)
 class Keepalive:
     """Connection keepalive. gRPC: HTTP/2 pings every ``time`` s, dropped after ``timeout`` s without answer.
-    HTTP: idle pooled connections are kept ``idle`` s."""
+    HTTP: idle pooled connections are kept ``idle`` s.
 
-    time: float = 30.0
-    timeout: float = 10.0
+    The gRPC default of 300 s matches gRPC servers' default minimum ping interval (TF Serving keeps it): pinging
+    more often makes the server answer GOAWAY "too_many_pings", which kills long-running predicts.
+    """
+
+    time: float = 300.0
+    timeout: float = 20.0
     permit_without_calls: bool = False
     idle: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.time <= 0 or self.timeout <= 0 or self.idle < 0:
+            raise ValidationError(
+                f"Keepalive: expected time > 0, timeout > 0, idle >= 0, got {self.time}, {self.timeout}, {self.idle}"
+            )
 
     def grpc_options(self) -> list[tuple[str, int]]:
         return [
