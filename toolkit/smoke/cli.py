@@ -36,7 +36,10 @@ def smoke_command(ctx: click.Context, grpc_target: str | None, rest_url: str | N
                   json_path: Path | None) -> None:
     """Check a live TF Serving deployment end to end: reachable, every version the policy should load AVAILABLE,
     labels on the right versions, served signatures equal to the exported ones, persisted test data giving the
-    expected outputs over gRPC and REST (and both agreeing), optional p99 latency budget."""
+    expected outputs over gRPC and REST (and both agreeing), optional p99 latency budget.
+
+    Versions without persisted test data are probed with synthetic inputs and reported WEAK (not a failure).
+    Exit status: 0 every check passed, 1 a check failed, 2 usage or config error."""
     from rich.console import Console
 
     from toolkit.smoke.plan import PlanError, load_plans, resolve_targets
