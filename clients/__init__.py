@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from clients.grpc_client import AsyncGrpcClient, GrpcClient
     from clients.options import TLS, Keepalive, Retry
     from clients.rest_client import AsyncRestClient, RestClient
+    from clients.testing import FakeServer
     from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
 
 _EXPORTS: dict[str, str] = {
@@ -49,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     "ModelVersionStatus": "clients.types",
     "ClassifyResult": "clients.types",
     "ModelLoadError": "clients._base",
+    "FakeServer": "clients.testing",
     **{
         name: "clients.errors"
         for name in (

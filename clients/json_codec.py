@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from clients.codec import as_array, numpy_dtype_for
+from clients.codec import as_array
 from clients.errors import ResponseDecodeError, ValidationError
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
 
@@ -395,8 +395,3 @@ def decode_metadata(body: bytes, model: str) -> ModelMetadata:
         )
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ResponseDecodeError(f"malformed model metadata JSON: missing or bad {exc}") from None
-
-
-def numpy_dtype(dtype_name: str) -> np.dtype | None:
-    """Re-export for callers that only import this module."""
-    return numpy_dtype_for(dtype_name)

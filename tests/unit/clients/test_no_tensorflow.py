@@ -13,7 +13,8 @@ import sys
 import numpy as np
 import clients
 from clients import GrpcClient, RestClient, AsyncGrpcClient, AsyncRestClient, errors, TensorSpec, Retry, TLS
-from clients import codec, json_codec, testing
+from clients import codec, json_codec, testing, FakeServer
+assert FakeServer is testing.FakeServer
 server = testing.FakeServer().add_signature("m", lambda x: {"y": x["x"] + 1}, inputs={"x": (np.float32, (None,))}, outputs={"y": (np.float32, (None,))})
 assert server.grpc_client().predict(np.float32([1]), "m")["y"].tolist() == [2.0]
 assert server.rest_client().predict(np.float32([1]), "m")["y"].tolist() == [2.0]
@@ -36,3 +37,10 @@ def test_no_tensorflow_import_statement_in_the_package() -> None:
             if stripped.startswith(("import tensorflow", "from tensorflow")):
                 offenders.append(f"{path.relative_to(CLIENTS.parent)}:{number}: {stripped}")
     assert offenders == []
+
+
+def test_plain_import_clients_loads_no_tensorflow() -> None:
+    code = "import sys, clients; print(sorted(m for m in sys.modules if m.startswith(('tensorflow', 'keras'))))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
