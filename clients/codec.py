@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from clients.errors import ResponseDecodeError, ValidationError
 __all__ = ["encode_tensor", "encode_tensor_chunks", "decode_tensor", "numpy_dtype_for", "dtype_name_for", "varint", "DT"]
 
 DT = tensor_pb2.DataType
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
 # numpy dtype name -> TF DataType for dtypes numpy (or ml_dtypes) knows.
 _NUMPY_TO_DT: dict[str, int] = {
@@ -248,7 +250,8 @@ def decode_tensor(proto: tensor_pb2.TensorProto) -> np.ndarray:
                 f"{dtype_name} tensor of shape {list(shape)} needs {count * raw_dtype.itemsize} bytes of "
                 f"tensor_content, got {len(content)}"
             )
-        array = np.frombuffer(content, dtype=raw_dtype.newbyteorder("<")).astype(raw_dtype, copy=True)
+        array = np.frombuffer(content, dtype=raw_dtype.newbyteorder("<"))
+        array = array.copy() if _LITTLE_ENDIAN else array.astype(raw_dtype)  # writable, native byte order
         if bf16_fallback:
             array = (array.astype(np.uint32) << 16).view(np.float32)
         return array.reshape(shape)
