@@ -32,6 +32,8 @@ from clients.validation import coerce_plain_values, has_plain_values, name_input
 __all__ = ["GrpcClient", "AsyncGrpcClient", "map_rpc_error"]
 
 _IDEMPOTENT = {"GetModelMetadata": True, "GetModelStatus": True}
+# gRPC name-resolver schemes passed through as given (TF Serving also listens on --grpc_socket_path).
+_GRPC_SCHEMES = {"unix", "unix-abstract", "dns", "ipv4", "ipv6", "vsock"}
 
 
 def map_rpc_error(error: grpc.RpcError) -> TfsError:
@@ -50,8 +52,12 @@ def _split_target(target: str, tls: TLS | None) -> tuple[str, TLS | None]:
         if tls is not None:
             raise ValidationError(f"target {target!r}: grpc:// is plaintext but tls= was given; use grpcs://")
         return target[len("grpc://") :], None
-    if "://" in target:
-        raise ValidationError(f"target: expected 'host:port', 'grpc://host:port' or 'grpcs://host:port', got {target!r}")
+    scheme = target.split(":", 1)[0].lower() if "://" in target else ""
+    if scheme and scheme not in _GRPC_SCHEMES:
+        raise ValidationError(
+            f"target: expected 'host:port', 'grpc://host:port', 'grpcs://host:port' or a gRPC name such as "
+            f"'unix:///path/to.sock', got {target!r}"
+        )
     return target, tls
 
 

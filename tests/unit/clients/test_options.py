@@ -50,6 +50,8 @@ def test_targets() -> None:
         _split_target("grpc://h:1", TLS())
     with pytest.raises(ValidationError, match="expected 'host:port'"):
         _split_target("http://h:1", None)
+    assert _split_target("unix:///tmp/tfs.sock", None) == ("unix:///tmp/tfs.sock", None)
+    assert _split_target("dns:///tfs.internal:8500", None)[0] == "dns:///tfs.internal:8500"
 
 
 def test_timeouts_are_validated() -> None:

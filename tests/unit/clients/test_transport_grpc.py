@@ -361,3 +361,18 @@ async def test_async_client_same_results_retries_and_deadline(backend) -> None:
             await client.predict({"x": [1.0]}, "half")
         with pytest.raises(ModelNotFoundError):
             await client.predict({"x": [1.0]}, "missing")
+
+
+def test_unix_socket_target(tmp_path) -> None:
+    """TF Serving can also listen on --grpc_socket_path; gRPC's unix: names pass straight through."""
+    backend = Backend()
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    server.add_generic_rpc_handlers(backend.handlers())
+    socket_path = tmp_path / "tfs.sock"
+    server.add_insecure_port(f"unix://{socket_path}")
+    server.start()
+    try:
+        with GrpcClient(f"unix://{socket_path}") as client:
+            assert client.status("half")[0].version == 7
+    finally:
+        server.stop(grace=None)
