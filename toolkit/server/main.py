@@ -201,8 +201,6 @@ class ModelServer:
 
     def start(self) -> None:
         """Everything up to "ready": raises StartupError (message for "Failed to start server. Error: ")."""
-        from toolkit.server.grpc_service import GrpcSettings, PortInUseError, start_grpc_server
-
         o = self.options
         try:
             self._validate()
@@ -229,6 +227,8 @@ class ModelServer:
             raise StartupError(exc.to_status_string()) from exc
         if self._stop.is_set():
             return
+        from toolkit.server.grpc_service import GrpcSettings, PortInUseError, start_grpc_server
+
         try:
             parts.grpc_server = start_grpc_server(
                 parts.core,  # type: ignore[arg-type]
