@@ -84,12 +84,10 @@ class ServingCoreImpl:
         api: str,
         entrypoint: Entrypoint,
         run: Callable[..., T],
-        spec_getter: Callable[[], model_pb2.ModelSpec] | None = None,
     ) -> T:
-        spec = spec_getter() if spec_getter else getattr(request, "model_spec")
+        spec: model_pb2.ModelSpec = getattr(request, "model_spec")
         with self._observed(spec.name, api, entrypoint) as info:
-            if spec_getter is None:
-                self._require_spec(request)
+            self._require_spec(request)
             with self.manager.servable(spec) as servable:
                 info["version"] = servable.version
                 start = time.perf_counter()
@@ -136,15 +134,11 @@ class ServingCoreImpl:
         timeout: float | None = None,
     ) -> inference_pb2.MultiInferenceResponse:
         name = request.tasks[0].model_spec.name if request.tasks else ""
-        with self._observed(name, "multi_inference", entrypoint):
-            inference.validate_multi_inference(request)
-        return self._infer(
-            request,
-            "multi_inference",
-            entrypoint,
-            lambda s: inference.run_multi_inference(s, request, self.options, timeout),
-            spec_getter=lambda: request.tasks[0].model_spec,
-        )
+        with self._observed(name, "multi_inference", entrypoint) as info:
+            inference.validate_multi_inference(request)  # before the lookup, as multi_inference_helper.cc
+            with self.manager.servable(request.tasks[0].model_spec) as servable:
+                info["version"] = servable.version
+                return inference.run_multi_inference(servable, request, self.options, timeout)
 
     # ------------------------------------------------------------------------------------------ metadata
     def get_model_metadata(

@@ -124,10 +124,13 @@ def test_label_on_unloaded_version_fails_start_up_without_allow_flag(repo: Path,
             "which is not currently available for inference") in result.stderr
 
 
-def test_ignored_flags_are_logged(repo: Path) -> None:
+def test_ignored_flags_are_logged(repo: Path, tmp_path: Path) -> None:
+    session_config = tmp_path / "session.config"
+    session_config.write_text("intra_op_parallelism_threads: 1\ninter_op_parallelism_threads: 1\n")
     with start_tfs_serve(
         [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--xla_cpu_compilation_enabled=true",
-         "--flush_filesystem_caches=false"],
+         "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
+         "--tensorflow_intra_op_parallelism=1", "--grpc_channel_arguments=grpc.max_connection_age_ms=60000"],
         rest=False, ready_models={"hp": [1]},
     ) as server:
         log = server.log_text()

@@ -195,3 +195,19 @@ def test_queue_full_is_unavailable() -> None:
     first.join(10)
     second.join(10)
     scheduler.stop()
+
+
+def test_per_model_batching_parameters(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from toolkit.server.batching import BatchingRunner
+
+    class Versioned:
+        path = str(tmp_path)
+
+    runner = BatchingRunner(BatchingConfig(max_batch_size=8), ServerMetrics(), per_model=True)
+    assert runner.config_for(Versioned()).max_batch_size == 8  # type: ignore[arg-type]  # no file: global
+    (tmp_path / "batching_params.pbtxt").write_text("max_batch_size { value: 3 } allowed_batch_sizes: 3")
+    assert runner.config_for(Versioned()).max_batch_size == 3  # type: ignore[arg-type]
+    (tmp_path / "batching_params.pbtxt").write_text("max_batch_size { value: 3 } allowed_batch_sizes: 2")
+    with pytest.raises(ServingError) as info:
+        runner.config_for(Versioned())  # type: ignore[arg-type]
+    assert "Last entry in allowed_batch_sizes must match max_batch_size" in info.value.message
