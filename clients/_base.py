@@ -4,6 +4,7 @@ rules. The transport classes (gRPC/REST, sync/async) add only the calls themselv
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -154,3 +155,68 @@ class ClientCore:
         )
 
     WAIT_ERRORS = (ModelNotFoundError, UnavailableError, DeadlineExceededError)
+
+    def _poll_timeout(self, deadline: float | None) -> Any:
+        """Per-status-call timeout while waiting: the client default, cut to what is left of the deadline."""
+        if deadline is None:
+            return self.timeout
+        return max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
+
+
+class SyncWaitMixin:
+    """``wait_until_available`` for the blocking clients, written once over their ``status`` call."""
+
+    def wait_until_available(
+        self: Any,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            try:
+                statuses = self.status(model, timeout=self._poll_timeout(deadline))
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            time.sleep(_poll_pause(deadline, poll_interval))
+
+
+class AsyncWaitMixin:
+    """``wait_until_available`` for the asyncio clients: the same loop as ``SyncWaitMixin``, awaiting."""
+
+    async def wait_until_available(
+        self: Any,
+        model: str,
+        versions: Sequence[int] | None = None,
+        *,
+        timeout: float | None = 60.0,
+        poll_interval: float = 0.25,
+    ) -> list[ModelVersionStatus]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            try:
+                statuses = await self.status(model, timeout=self._poll_timeout(deadline))
+                last = statuses
+                if self._readiness(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            await asyncio.sleep(_poll_pause(deadline, poll_interval))
+
+
+def _poll_pause(deadline: float | None, poll_interval: float) -> float:
+    """Sleep between polls, never past the deadline."""
+    return poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))

@@ -15,7 +15,7 @@ import grpc
 import numpy as np
 
 from clients import _wire
-from clients._base import DEFAULT, ClientCore, Timeout
+from clients._base import DEFAULT, AsyncWaitMixin, ClientCore, SyncWaitMixin, Timeout
 from clients.errors import (
     DeadlineExceededError,
     ResponseDecodeError,
@@ -139,7 +139,7 @@ class _GrpcBase(ClientCore):
         return f"{type(self).__name__}({self.target!r})"
 
 
-class GrpcClient(_GrpcBase):
+class GrpcClient(SyncWaitMixin, _GrpcBase):
     """Synchronous TF Serving client over gRPC. numpy in, ``dict[str, np.ndarray]`` out; no TensorFlow needed.
 
     ``channel``: use this channel instead of opening one (e.g. ``clients.testing.FakeServer.grpc_channel()``).
@@ -299,31 +299,6 @@ class GrpcClient(_GrpcBase):
         _wire.fill_model_spec(request.model_spec, model, version, label)
         return _wire.status_result(self._call("GetModelStatus", request, timeout))
 
-    def wait_until_available(
-        self,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
-            try:
-                statuses = self.status(model, timeout=per_call)
-                last = statuses
-                if self._readiness(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause)
-
     def reload_config(
         self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
     ) -> dict[str, int]:
@@ -348,7 +323,7 @@ class GrpcClient(_GrpcBase):
         self.close()
 
 
-class AsyncGrpcClient(_GrpcBase):
+class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
     """The same API as GrpcClient on ``grpc.aio``: every method is a coroutine."""
 
     def __init__(
@@ -506,31 +481,6 @@ class AsyncGrpcClient(_GrpcBase):
         request = serving_pb2.GetModelStatusRequest()
         _wire.fill_model_spec(request.model_spec, model, version, label)
         return _wire.status_result(await self._call("GetModelStatus", request, timeout))
-
-    async def wait_until_available(
-        self,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
-            try:
-                statuses = await self.status(model, timeout=per_call)
-                last = statuses
-                if self._readiness(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(pause)
 
     async def reload_config(
         self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT

@@ -18,7 +18,7 @@ import httpx
 import numpy as np
 
 from clients import _wire, json_codec
-from clients._base import DEFAULT, ClientCore, Timeout, logger
+from clients._base import DEFAULT, AsyncWaitMixin, ClientCore, SyncWaitMixin, Timeout, logger
 from clients.errors import (
     DeadlineExceededError,
     TfsError,
@@ -104,7 +104,7 @@ class _RestBase(ClientCore):
         return f"{type(self).__name__}({self.base_url!r})"
 
 
-class RestClient(_RestBase):
+class RestClient(SyncWaitMixin, _RestBase):
     """Synchronous TF Serving client over the REST API. numpy in, ``dict[str, np.ndarray]`` out.
 
     ``row_format=True`` sends ``instances`` instead of columnar ``inputs``. ``transport``: an httpx transport to
@@ -243,31 +243,6 @@ class RestClient(_RestBase):
         content = self._request("GET", model_path(model, version, label), None, timeout, True)
         return json_codec.decode_status(content)
 
-    def wait_until_available(
-        self,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
-            try:
-                statuses = self.status(model, timeout=per_call)
-                last = statuses
-                if self._readiness(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
-            time.sleep(pause)
-
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Close the connection pool (idempotent)."""
@@ -291,7 +266,7 @@ def _examples(examples: Any) -> Sequence[Mapping[str, Any]]:
     return examples
 
 
-class AsyncRestClient(_RestBase):
+class AsyncRestClient(AsyncWaitMixin, _RestBase):
     """The same API as RestClient on ``httpx.AsyncClient``: every method is a coroutine."""
 
     def __init__(
@@ -421,31 +396,6 @@ class AsyncRestClient(_RestBase):
         """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
         content = await self._request("GET", model_path(model, version, label), None, timeout, True)
         return json_codec.decode_status(content)
-
-    async def wait_until_available(
-        self,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            per_call = self.timeout if deadline is None else max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
-            try:
-                statuses = await self.status(model, timeout=per_call)
-                last = statuses
-                if self._readiness(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            pause = poll_interval if deadline is None else min(poll_interval, max(0.0, deadline - time.monotonic()))
-            await asyncio.sleep(pause)
 
     async def close(self) -> None:
         """Close the connection pool (idempotent)."""
