@@ -30,6 +30,8 @@ class StartupError(Exception):
 
 
 class _JsonFormatter(logging.Formatter):
+    converter = time.gmtime
+
     def format(self, record: logging.LogRecord) -> str:
         payload = {
             "ts": self.formatTime(record, "%Y-%m-%dT%H:%M:%S") + f".{int(record.msecs):03d}Z",
@@ -312,6 +314,7 @@ class ModelServer:
 
 def run(argv: list[str]) -> int:
     """The whole ``tfs serve`` / ``python -m toolkit.server`` program; returns the exit status."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TF's C++ INFO chatter off unless the user wants it
     try:
         options = flagmod.parse_args(argv)
     except flagmod.FlagError as exc:
