@@ -122,9 +122,17 @@ class ModelServer:
 
     def _initial_config(self) -> cfg.ModelServerConfig:
         o = self.options
-        if o.model_config_file:
-            return cfg.read_model_server_config(o.model_config_file)
-        return cfg.single_model_config(o.model_name, o.model_base_path)
+        if not o.model_config_file:
+            return cfg.single_model_config(o.model_name, o.model_base_path)
+        config = cfg.read_model_server_config(o.model_config_file)
+        kind = config.WhichOneof("config")
+        if kind is None:  # an empty file: start with no models, as ServerCore does
+            config.model_config_list.SetInParent()
+        elif kind != "model_config_list":
+            raise StartupError(
+                f"{o.model_config_file} uses {kind}, which tfs serve does not support: only model_config_list"
+            )
+        return config
 
     def _build(self) -> _Parts:
         from toolkit.server import batching, inference, warmup

@@ -130,14 +130,24 @@ def test_ignored_flags_are_logged(repo: Path, tmp_path: Path) -> None:
     with start_tfs_serve(
         [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--xla_cpu_compilation_enabled=true",
          "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
-         "--tensorflow_intra_op_parallelism=1", "--grpc_channel_arguments=grpc.max_connection_age_ms=60000"],
+         "--tensorflow_intra_op_parallelism=1", "--grpc_channel_arguments=grpc.max_connection_age_ms=60000",
+         "--enable_serialization_as_tensor_content"],
         rest=False, ready_models={"hp": [1]},
     ) as server:
         log = server.log_text()
         assert "--xla_cpu_compilation_enabled=True is accepted but ignored" in log
         assert "--flush_filesystem_caches=False is accepted but ignored" in log
-        # last occurrence wins: --port is given by the launcher first; the flags above do not disturb it
-        assert server.prediction_stub().Predict(predict_request("hp", {"x": X}), timeout=10).model_spec.name == "hp"
+        response = server.prediction_stub().Predict(predict_request("hp", {"x": X}), timeout=10)
+        y = response.outputs["y"]
+        assert y.tensor_content == np.array([3.0], np.float32).tobytes() and not y.float_val
+
+
+def test_empty_config_file_starts_with_no_models(tmp_path: Path) -> None:
+    config = tmp_path / "models.config"
+    config.write_text("")
+    with start_tfs_serve([f"--model_config_file={config}"], rest=False) as server:
+        err = rpc_error(server.prediction_stub().Predict, predict_request("hp", {"x": X}))
+        assert err.details() == "Servable not found for request: Latest(hp)"
 
 
 # ------------------------------------------------------------------------------------------ ports
