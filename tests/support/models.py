@@ -14,7 +14,7 @@ from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-import tensorflow as tf  # noqa: E402
+import tensorflow as tf
 
 Builder = Callable[[Path], Path]
 
@@ -187,7 +187,7 @@ def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.
 
 
 # --------------------------------------------------------------------------------------------- tf.Example / warmup
-def make_example(**features: float | list[float] | bytes | int) -> bytes:
+def make_example(**features: float | list[float] | bytes) -> bytes:
     """Serialized ``tf.train.Example`` with float (float/list[float]), int64 (int) or bytes features."""
     feats = {}
     for key, value in features.items():

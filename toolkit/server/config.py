@@ -6,6 +6,7 @@ Messages and codes follow TF Serving's server_core.cc and file_system_storage_pa
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 from pathlib import Path
@@ -241,7 +242,7 @@ def validate_batching_parameters(params: serving_config_pb2.BatchingParameters) 
     if params.HasField("num_batch_threads") and params.num_batch_threads.value <= 0:
         raise ConfigFileError(f"num_batch_threads must be positive; got {params.num_batch_threads.value}")
     if sizes:
-        for prev, cur in zip(sizes, sizes[1:]):
+        for prev, cur in itertools.pairwise(sizes):
             if cur <= prev:
                 raise ConfigFileError("allowed_batch_sizes entries must be monotonically increasing")
         limit = max_batch

@@ -85,7 +85,7 @@ class ServingCoreImpl:
         entrypoint: Entrypoint,
         run: Callable[..., T],
     ) -> T:
-        spec: model_pb2.ModelSpec = getattr(request, "model_spec")
+        spec: model_pb2.ModelSpec = request.model_spec
         with self._observed(spec.name, api, entrypoint) as info:
             self._require_spec(request)
             with self.manager.servable(spec) as servable:

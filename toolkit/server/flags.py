@@ -190,10 +190,6 @@ class FlagError(ValueError):
         self.exit_code = exit_code
 
 
-def _attr(name: str) -> str:
-    return name
-
-
 @dataclass
 class ServerOptions:
     """Parsed values of every flag (names as the flags). ``given`` lists the flags that appeared."""

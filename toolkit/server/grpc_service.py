@@ -11,13 +11,13 @@ import os
 from collections.abc import Callable
 from concurrent import futures
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
 import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from toolkit.server.core import ServingCoreImpl
-from toolkit.server.errors import Code, ServingError
+from toolkit.server.errors import ServingError
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +48,7 @@ def _call(context: grpc.ServicerContext, fn: Callable[[], T]) -> T:
         return fn()
     except ServingError as exc:
         context.abort(_STATUS_BY_NUMBER.get(int(exc.code), grpc.StatusCode.UNKNOWN), grpc_message(exc.message))
-    except Exception as exc:  # noqa: BLE001 - no input may crash the server
+    except Exception as exc:
         log.exception("Unexpected error in a gRPC handler")
         context.abort(grpc.StatusCode.INTERNAL, grpc_message(f"{type(exc).__name__}: {exc}"))
     raise AssertionError("unreachable")  # context.abort raises
@@ -116,7 +116,7 @@ def _decode_service_name(data: bytes) -> str:
 class _HealthHandler(grpc.GenericRpcHandler):
     """grpc.health.v1.Health/Check: SERVING for "", "ModelService" and "PredictionService" (set once)."""
 
-    SERVING = {"": 1, "ModelService": 1, "PredictionService": 1}
+    SERVING: ClassVar[dict[str, int]] = {"": 1, "ModelService": 1, "PredictionService": 1}
 
     def service(self, handler_call_details):  # type: ignore[no-untyped-def]
         if handler_call_details.method != "/grpc.health.v1.Health/Check":

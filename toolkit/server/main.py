@@ -237,7 +237,11 @@ class ModelServer:
             raise StartupError(exc.to_status_string()) from exc
         if self._stop.is_set():
             return
-        from toolkit.server.grpc_service import GrpcSettings, PortInUseError, start_grpc_server
+        from toolkit.server.grpc_service import (
+            GrpcSettings,
+            PortInUseError,
+            start_grpc_server,
+        )
 
         try:
             parts.grpc_server = start_grpc_server(
@@ -293,7 +297,7 @@ class ModelServer:
                 self.parts.manager.reload_config(config)  # type: ignore[attr-defined]
             except ServingError as exc:
                 log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", exc.to_status_string())
-            except Exception:  # noqa: BLE001 - the poller must survive
+            except Exception:
                 log.exception("PollFilesystemAndReloadConfig failed")
 
     # ------------------------------------------------------------------------------------------ running

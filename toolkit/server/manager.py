@@ -163,7 +163,7 @@ class ModelManager:
             while not self._stop.is_set():
                 try:
                     self.poll_once()
-                except Exception:  # noqa: BLE001 - the poller must survive anything
+                except Exception:
                     log.exception("File system poll failed")
                 if wait == 0 or self._stop.wait(wait):
                     return

@@ -82,7 +82,7 @@ def _find_meta_graph(export_dir: str, tags: tuple[str, ...]) -> None:
     saved = saved_model_pb2.SavedModel()
     try:
         saved.ParseFromString(pb.read_bytes())
-    except Exception as exc:  # noqa: BLE001 - a corrupt file is a load error, whatever the decoder says
+    except Exception as exc:
         raise ServingError(Code.DATA_LOSS, f"Could not parse SavedModel proto at {pb}: {exc}") from exc
     wanted = set(tags)
     if not any(set(mg.meta_info_def.tags) == wanted for mg in saved.meta_graphs):

@@ -5,10 +5,14 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
 
 DT = types_pb2
+
+MAX_TENSOR_BYTES = 2**31 - 1  # a decoded request tensor may not exceed what one gRPC message (INT32_MAX) can hold
 
 # dtype enum -> (numpy dtype, typed field name)
 _DTYPES: dict[int, tuple[np.dtype, str]] = {
@@ -89,7 +93,12 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
         raise TensorParseError(f"unsupported dtype {dtype_name(proto.dtype)}")
     np_dtype, field = _DTYPES[proto.dtype]
     shape = shape_of(proto)
-    count = int(np.prod(shape, dtype=np.int64)) if shape else 1
+    count = math.prod(shape)
+    itemsize = np_dtype.itemsize if proto.dtype != DT.DT_STRING else 1
+    if count * itemsize > MAX_TENSOR_BYTES:
+        raise TensorParseError(
+            f"tensor of shape {shape_string(shape)} ({count} elements) is larger than the 2 GiB a request may carry"
+        )
     if proto.dtype == DT.DT_STRING:
         values = list(proto.string_val)
         return _fill(np.array(values, dtype=object) if values else np.array([], dtype=object), count, shape, b"")

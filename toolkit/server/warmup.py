@@ -54,7 +54,7 @@ def run_warmup(
             record = prediction_log_pb2.PredictionLog()
             try:
                 record.ParseFromString(raw)
-            except Exception as exc:  # noqa: BLE001 - any decode failure is a bad record
+            except Exception as exc:
                 raise ServingError(Code.INVALID_ARGUMENT, f"Failed to parse warmup record: {exc}") from exc
             for _ in range(iterations):
                 _replay(servable, record, options, predict_runner)

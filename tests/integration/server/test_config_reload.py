@@ -14,7 +14,12 @@ from google.protobuf import text_format
 from tensorflow_serving.apis import model_management_pb2
 from tensorflow_serving.config import model_server_config_pb2
 
-from tests.integration.server.grpc_helpers import outputs, predict_request, rpc_error, status_request
+from tests.integration.server.grpc_helpers import (
+    outputs,
+    predict_request,
+    rpc_error,
+    status_request,
+)
 from tests.support import models
 from tests.support.live_server import start_tfs_serve, wait_for
 

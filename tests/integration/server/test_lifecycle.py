@@ -14,7 +14,13 @@ import pytest
 
 from tests.integration.server.grpc_helpers import outputs, predict_request, rpc_error
 from tests.support import models
-from tests.support.live_server import REPO_ROOT, server_command, server_env, start_tfs_serve, wait_for
+from tests.support.live_server import (
+    REPO_ROOT,
+    server_command,
+    server_env,
+    start_tfs_serve,
+    wait_for,
+)
 
 X = np.array([2.0], dtype=np.float32)
 

@@ -13,7 +13,12 @@ import grpc
 import numpy as np
 import pytest
 
-from tests.integration.server.grpc_helpers import outputs, predict_request, rpc_error, status_request
+from tests.integration.server.grpc_helpers import (
+    outputs,
+    predict_request,
+    rpc_error,
+    status_request,
+)
 from tests.support import models
 from tests.support.live_server import start_tfs_serve, wait_for
 

@@ -79,7 +79,7 @@ def warm_server(warm_repo: Path):  # type: ignore[no-untyped-def]
 
 def _metric(server, pattern: str) -> float | None:  # type: ignore[no-untyped-def]
     text = httpx.get(server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
-    match = re.search(pattern, text, re.M)
+    match = re.search(pattern, text, re.MULTILINE)
     return float(match.group(1)) if match else None
 
 

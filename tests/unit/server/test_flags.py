@@ -19,7 +19,7 @@ def test_every_tf_serving_flag_is_known() -> None:
     assert set(names) <= set(flags.known_flags())
     assert "host" in flags.known_flags()
     if FLAGS_TXT.exists():  # the reference table, when present, lists the same 48 names
-        rows = re.findall(r"^([a-z0-9_]+) \| (?:int32|int64|bool|string|float) \|", FLAGS_TXT.read_text(), re.M)
+        rows = re.findall(r"^([a-z0-9_]+) \| (?:int32|int64|bool|string|float) \|", FLAGS_TXT.read_text(), re.MULTILINE)
         assert set(rows) == set(names)
 
 

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from toolkit.server.grpc_service import _decode_service_name, grpc_message, parse_channel_arguments
+from toolkit.server.grpc_service import (
+    _decode_service_name,
+    grpc_message,
+    parse_channel_arguments,
+)
 
 
 def test_channel_arguments_int_or_string() -> None:

@@ -107,9 +107,8 @@ def test_latest_policy_loads_new_then_unloads_old(tmp_path: Path) -> None:
     poller.join(10)
     assert held.freed
     assert _states(manager) == {2: State.AVAILABLE, 1: State.END}
-    with pytest.raises(ServingError) as info:
-        with manager.servable(_spec(version=1)):
-            pass
+    with pytest.raises(ServingError) as info, manager.servable(_spec(version=1)):
+        pass
     assert info.value.message == "Servable not found for request: Specific(m, 1)"
 
 
@@ -208,9 +207,8 @@ def test_status_and_lookup_errors(tmp_path: Path) -> None:
     with pytest.raises(ServingError) as info:
         manager.version_status("nope", None)
     assert info.value.message == "Could not find any versions of model nope"
-    with pytest.raises(ServingError) as info:
-        with manager.servable(_spec(name="")):
-            pass
+    with pytest.raises(ServingError) as info, manager.servable(_spec(name="")):
+        pass
     assert info.value.message == "ModelSpec has no name specified."
 
 
@@ -223,7 +221,6 @@ def test_removed_model_is_unloaded(tmp_path: Path) -> None:
     added = manager.apply_config(other)
     assert added == ["other"]
     assert _states(manager, "m") == {1: State.END}
-    with pytest.raises(ServingError) as info:
-        with manager.servable(_spec()):
-            pass
+    with pytest.raises(ServingError) as info, manager.servable(_spec()):
+        pass
     assert info.value.message == "Servable not found for request: Latest(m)"

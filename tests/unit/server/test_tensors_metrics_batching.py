@@ -211,3 +211,12 @@ def test_per_model_batching_parameters(tmp_path) -> None:  # type: ignore[no-unt
     with pytest.raises(ServingError) as info:
         runner.config_for(Versioned())  # type: ignore[arg-type]
     assert "Last entry in allowed_batch_sizes must match max_batch_size" in info.value.message
+
+
+def test_huge_shape_with_few_values_is_rejected_not_allocated() -> None:
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
+    for size in (100_000, 100_000):
+        proto.tensor_shape.dim.add().size = size
+    proto.float_val.append(1.0)  # would repeat to 10^10 floats (40 GB)
+    with pytest.raises(tensors.TensorParseError, match="larger than the 2 GiB"):
+        tensors.to_numpy(proto)
