@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import enum
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -80,6 +82,7 @@ class ModelManager:
         self._config: cfg.ModelServerConfig | None = None
         self._stop = threading.Event()
         self._poll_thread: threading.Thread | None = None
+        self._initial_poll_done = False
 
     # ------------------------------------------------------------------------------------------ config
     @property
@@ -186,6 +189,7 @@ class ModelManager:
                     # As TF Serving: one inaccessible base path aborts the whole poll (loaded versions stay).
                     log.error("FileSystemStoragePathSource encountered a filesystem access error: %s", exc.message)
                     return
+            plans = []
             for name, model in models.items():
                 if not found[name]:
                     log.warning(
@@ -194,7 +198,16 @@ class ModelManager:
                         name,
                         model.base_path,
                     )
-                self._reconcile(name, cfg.aspired_versions(model, found[name]))
+                plans.append((name, cfg.aspired_versions(model, found[name])))
+            if not self._initial_poll_done and len(plans) > 1:
+                # Start-up loads models in parallel, as ServerCore's num_initial_load_threads (4 x CPUs).
+                workers = min(len(plans), 4 * (os.cpu_count() or 1))
+                with ThreadPoolExecutor(workers, thread_name_prefix="initial-load") as pool:
+                    list(pool.map(lambda plan: self._reconcile(*plan), plans))
+            else:
+                for plan in plans:
+                    self._reconcile(*plan)
+            self._initial_poll_done = True
 
     def _reconcile(self, name: str, aspired: dict[int, str], force_unload_all: bool = False) -> None:
         with self._lock:
