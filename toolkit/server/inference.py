@@ -129,7 +129,7 @@ def predict_inputs(signature: SignatureDef, request: predict_pb2.PredictRequest)
             )
         try:
             value = tensors.to_numpy(proto)
-        except tensors.TensorParseError as exc:
+        except (tensors.TensorParseError, ValueError, TypeError, OverflowError, MemoryError) as exc:
             raise ServingError(Code.INVALID_ARGUMENT, f"tensor parsing error: {alias} ({exc})") from exc
         feeds[info.name] = _check_dtype_and_shape(alias, info, value, index)
     if request_inputs and len(seen) != len(request_inputs):

@@ -118,6 +118,9 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
         if flat.size % 2:
             raise TensorParseError("complex values must come in (real, imag) pairs")
         values = (flat[0::2] + 1j * flat[1::2]).astype(np_dtype)
+    elif field == "int_val":
+        # int8/16/uint8/16 travel in int32 fields; out-of-range values wrap, as the C++ cast in FromProto does
+        values = np.array(list(raw), dtype=np.int64).astype(np_dtype)
     else:
         values = np.array(list(raw), dtype=np_dtype)
     return _fill(values, count, shape, 0)

@@ -220,3 +220,10 @@ def test_huge_shape_with_few_values_is_rejected_not_allocated() -> None:
     proto.float_val.append(1.0)  # would repeat to 10^10 floats (40 GB)
     with pytest.raises(tensors.TensorParseError, match="larger than the 2 GiB"):
         tensors.to_numpy(proto)
+
+
+def test_small_int_types_wrap_like_the_cpp_cast() -> None:
+    proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_UINT8)
+    proto.tensor_shape.dim.add().size = 2
+    proto.int_val.extend([300, -1])
+    assert tensors.to_numpy(proto).tolist() == [44, 255]
