@@ -32,6 +32,12 @@ _DTYPES: dict[int, tuple[np.dtype, str]] = {
     DT.DT_COMPLEX128: (np.dtype(np.complex128), "dcomplex_val"),
     DT.DT_STRING: (np.dtype(object), "string_val"),
 }
+try:  # bfloat16 comes with TensorFlow's ml_dtypes; it travels as raw 16-bit patterns in half_val
+    import ml_dtypes
+
+    _DTYPES[DT.DT_BFLOAT16] = (np.dtype(ml_dtypes.bfloat16), "half_val")
+except ImportError:  # pragma: no cover - TensorFlow always brings ml_dtypes
+    pass
 
 _NP_TO_DT: dict[np.dtype, int] = {
     np.dtype(np.float32): DT.DT_FLOAT,
@@ -50,6 +56,8 @@ _NP_TO_DT: dict[np.dtype, int] = {
     np.dtype(np.complex128): DT.DT_COMPLEX128,
     np.dtype(object): DT.DT_STRING,
 }
+if DT.DT_BFLOAT16 in _DTYPES:
+    _NP_TO_DT[_DTYPES[DT.DT_BFLOAT16][0]] = DT.DT_BFLOAT16
 
 
 class TensorParseError(ValueError):
@@ -111,8 +119,8 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
             )
         return np.frombuffer(content, dtype=np_dtype.newbyteorder("<")).astype(np_dtype).reshape(shape)
     raw = getattr(proto, field)
-    if proto.dtype == DT.DT_HALF:
-        values = np.array(list(raw), dtype=np.uint16).view(np.float16)
+    if proto.dtype in (DT.DT_HALF, DT.DT_BFLOAT16):
+        values = np.array(list(raw), dtype=np.int64).astype(np.uint16).view(np_dtype)
     elif proto.dtype in (DT.DT_COMPLEX64, DT.DT_COMPLEX128):
         flat = np.array(list(raw), dtype=np.float64)
         if flat.size % 2:
@@ -164,7 +172,7 @@ def from_numpy(array: np.ndarray, *, dtype: int | None = None, tensor_content: b
     if tensor_content:
         proto.tensor_content = flat.astype(np_dtype.newbyteorder("<"), copy=False).tobytes()
         return proto
-    if dt == DT.DT_HALF:
+    if dt in (DT.DT_HALF, DT.DT_BFLOAT16):
         proto.half_val.extend(flat.view(np.uint16).astype(np.int32).tolist())
     elif dt in (DT.DT_COMPLEX64, DT.DT_COMPLEX128):
         pairs = np.empty(flat.size * 2, dtype=np.float64)

@@ -21,7 +21,8 @@ from toolkit.server.metrics import Counter, Histogram, ServerMetrics
     "array",
     [np.array([1.5, -2.0], np.float32), np.array([[1, 2], [3, 4]], np.int64), np.array([True, False]),
      np.array([b"a", b"\xff"], dtype=object), np.array([1, 2], np.int32), np.array([0.5], np.float64),
-     np.array([1.0, 2.0], np.float16), np.array([1 + 2j], np.complex64), np.array([7], np.uint8)],
+     np.array([1.0, 2.0], np.float16), np.array([1 + 2j], np.complex64), np.array([7], np.uint8),
+     np.array([1.5, -2.0], dtype=tf.bfloat16.as_numpy_dtype)],
 )
 @pytest.mark.parametrize("content", [False, True])
 def test_round_trip_matches_tensorflow(array: np.ndarray, content: bool) -> None:
