@@ -11,6 +11,8 @@ from pathlib import Path
 from toolkit.deployment import DeploymentSpec, load_spec
 from toolkit.launch.container import (
     LABEL_DEPLOY_DIR,
+    LABEL_GRPC,
+    LABEL_REST,
     ContainerSpec,
     container_spec,
 )
@@ -20,6 +22,15 @@ COMPOSE_FILE = "compose.yaml"
 COMPOSE_CPU_FILE = "compose.cpu.yaml"
 SERVICE = "serving"
 PORT_ENV = {8500: "TFS_GRPC_PORT", 8501: "TFS_REST_PORT"}
+
+
+def _label_value(key: str, value: str, spec: DeploymentSpec) -> str:
+    """Endpoint labels follow the same port overrides as ``ports:``, so they never name the wrong port."""
+    if key == LABEL_GRPC:
+        return f"{spec.server.host}:${{TFS_GRPC_PORT:-{spec.server.grpc_port}}}"
+    if key == LABEL_REST:
+        return f"http://{spec.server.host}:${{TFS_REST_PORT:-{spec.server.rest_port}}}"
+    return value
 
 
 def _q(text: str) -> str:
@@ -75,7 +86,7 @@ def render_compose(spec: DeploymentSpec) -> str:
         f"      retries: {hc.retries}",
         f"      start_period: {_duration(hc.start_period)}",
         "    labels:",
-        *[f"      {_q(k)}: {_q(v)}" for k, v in c.labels.items() if k != LABEL_DEPLOY_DIR],
+        *[f"      {_q(k)}: {_q(_label_value(k, v, spec))}" for k, v in c.labels.items() if k != LABEL_DEPLOY_DIR],
     ]
     if c.gpu:  # [server] gpu = false renders a CPU-only compose.yaml
         lines += [
