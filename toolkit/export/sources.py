@@ -118,7 +118,10 @@ def write_module(obj: Any, staging: Path, signatures: Mapping[str, Any] | None) 
     """Save a ``tf.Module`` (or a bare ``tf.function``) with the given signatures."""
     tf = _tf()
     sigs = dict(signatures or {})
-    if isinstance(obj, tf.types.experimental.PolymorphicFunction) or callable(obj) and not isinstance(obj, tf.Module):
+    is_function = isinstance(obj, tf.types.experimental.PolymorphicFunction) or (
+        callable(obj) and not isinstance(obj, tf.Module)
+    )
+    if is_function:
         fn = obj
         module = tf.Module()
         module.serve = fn

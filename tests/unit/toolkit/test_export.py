@@ -297,3 +297,16 @@ def test_tf1_checkpoint_and_frozen_graph_become_savedmodels(tmp_path: Path) -> N
     with pytest.raises(ExportError, match="tensor 'nope:0' not found"):
         export_model(FrozenGraph(frozen, inputs={"x": "nope"}, outputs={"y": "y:0"}), "tf1", repo)
     assert list_versions(repo / "tf1") == [1, 2]
+
+
+def test_inspect_picks_the_highest_version_whatever_its_spelling(tmp_path: Path) -> None:
+    from toolkit.inspect import format_report, inspect_saved_model
+
+    export_affine(tmp_path, sample_inputs=X)
+    export_affine(tmp_path, sample_inputs=X)
+    (tmp_path / "affine" / "2").rename(tmp_path / "affine" / "0002")
+    report = inspect_saved_model(tmp_path / "affine")
+    assert report["versions"] == [1, 2] and report["path"].endswith("0002")
+    assert report["signatures"]["serving_default"]["inputs"]["x"]["shape"] == [None, 2]
+    assert report["test_data"] and report["warmup_file"]
+    assert "x" in format_report(report) and "(-1, 2)" in format_report(report)
