@@ -31,11 +31,16 @@ def op_error_to_serving(exc: BaseException) -> ServingError:
     if isinstance(exc, ServingError):
         return exc
     if isinstance(exc, tf.errors.OpError):
+        # The Python session re-raises the runtime's error with a "Graph execution error: Detected at node ..."
+        # traceback; the runtime's own message (what TF Serving returns) is on the chained original error.
+        original = exc.__context__
+        if isinstance(original, tf.errors.OpError) and original.error_code == exc.error_code and original.message:
+            return ServingError(exc.error_code, original.message)
         message = exc.message.split("\n\nDetected at node", 1)[0].strip()
         prefix = "Graph execution error:"
         if message.startswith(prefix):  # added by the Python session wrapper, not by TF Serving
             message = message[len(prefix):].strip()
-        return ServingError(exc.error_code, message)
+        return ServingError(exc.error_code, message or exc.message)
     return ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
 
 

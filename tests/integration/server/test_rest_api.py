@@ -130,6 +130,19 @@ def test_classify_errors(tfs_server: Any) -> None:
         400, "Unexpected element type in feature: x expecting type: int64")
 
 
+def test_model_runtime_errors_keep_the_runtime_message(tfs_server: Any) -> None:
+    """A TF op error (here ParseExample on an int64 feature the model reads as float) reaches the client with the
+    runtime's own message, as TF Serving returns it, not an empty or Python-traceback text."""
+    status, message = _error(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress",
+                             {"signature_name": "regress_x_to_y", "examples": [{"x": 10}]})
+    assert status == 400
+    assert "Key: x, Index: 0.  Data types don't match. Data type: int64 but expected type: float" in message
+    assert "Graph execution error" not in message and "Detected at node" not in message
+    status, message = _error(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress",
+                             {"signature_name": "regress_x_to_y", "examples": [{"y": 1.0}]})
+    assert (status, "Feature: x (data type: float) is required but could not be found." in message) == (400, True)
+
+
 # ------------------------------------------------------------------------------------------------ status / metadata
 
 

@@ -141,3 +141,25 @@ def test_regression_output_validation_and_method_check() -> None:
                classification_pb2.ClassificationRequest(input=request.input),
                inference.InferenceOptions(method_name_check=True))
     assert err.message == "Expected classification signature method_name to be tensorflow/serving/classify. Was: tensorflow/serving/regress"
+
+
+def test_session_op_errors_keep_the_runtime_message() -> None:
+    """The Python session wraps runtime errors in "Graph execution error: Detected at node ..."; the served message
+    is the runtime's own (as TF Serving's), with the same code."""
+    import tensorflow as tf
+
+    from toolkit.server.servable import op_error_to_serving
+
+    v1 = tf.compat.v1
+    graph = tf.Graph()
+    with graph.as_default():
+        serialized = v1.placeholder(tf.string, shape=[None], name="tf_example")
+        parsed = v1.io.parse_example(serialized, {"x": v1.io.FixedLenFeature([1], tf.float32)})["x"]
+    example = tf.train.Example()
+    example.features.feature["x"].int64_list.value.append(10)
+    with v1.Session(graph=graph) as session, pytest.raises(tf.errors.OpError) as caught:
+        session.run(parsed, {serialized: [example.SerializeToString()]})
+    error = op_error_to_serving(caught.value)
+    assert error.code == Code.INVALID_ARGUMENT
+    assert "Data types don't match. Data type: int64 but expected type: float" in error.message
+    assert not error.message.startswith("Graph execution error") and "Detected at node" not in error.message
