@@ -51,6 +51,27 @@ print(elapsed, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 """
 
 
+def clients_only_python(root: Path) -> Path:
+    """A venv with the project and only its base dependencies (what an application has), built once and reused
+    while pyproject.toml is unchanged."""
+    import hashlib
+    import tomllib
+
+    venv = root / ".venv-clients"
+    python = venv / "bin" / "python"
+    stamp = venv / ".stamp"
+    pyproject = (root / "pyproject.toml").read_bytes()
+    digest = hashlib.sha256(pyproject + b"".join(p.read_bytes() for p in sorted((root / "clients").rglob("*.py"))))
+    if python.exists() and stamp.exists() and stamp.read_text() == digest.hexdigest():
+        return python
+    deps = tomllib.loads(pyproject.decode())["project"]["dependencies"]
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", *deps], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(root)], check=True)
+    stamp.write_text(digest.hexdigest())
+    return python
+
+
 def import_cost(statement: str, runs: int, python: str = sys.executable) -> tuple[float, float]:
     """(best import seconds, median peak RSS in MB) of ``statement`` in fresh interpreters (best-of damps noise
     from other processes; both sides are measured the same way)."""
@@ -78,11 +99,14 @@ def main() -> int:
     parser.add_argument("--import-runs", type=int, default=5, help="fresh interpreters per import measurement")
     parser.add_argument(
         "--clients-python",
-        default=sys.executable,
-        help="interpreter for the clients' import measurement, e.g. a venv with only the base dependencies "
-        "(in the dev venv httpx also imports rich and click, which the toolkit extra brings)",
+        default=None,
+        help="interpreter for the clients' import measurement (default: a venv with only the base dependencies, "
+        "as applications install the clients, built once in .venv-clients; in the dev venv httpx also imports "
+        "rich and click, which the toolkit extra brings)",
     )
     args = parser.parse_args()
+    if args.clients_python is None:
+        args.clients_python = str(clients_only_python(Path(__file__).resolve().parents[1]))
 
     rows: list[tuple[str, str, str, str, str]] = []
     checks: list[tuple[str, bool]] = []
