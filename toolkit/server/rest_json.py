@@ -138,6 +138,7 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
                 raise
             text = _NONFINITE.sub(_spell_nonfinite, text)
             value, _end = _DECODER.raw_decode(text, start)
+        _check_surrogate_escapes(text, start, _end)
     except json.JSONDecodeError as exc:
         raise _parse_error(exc, text) from None
     except _NumberTooBig as exc:
@@ -149,6 +150,34 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
             f"(more than about {sys.getrecursionlimit()} levels of arrays/objects)"
         ) from None
     return value
+
+
+# One escape sequence inside a JSON string: a \\uXXXX surrogate (group 1) or any other escaped character.
+_ESCAPE = re.compile(r"\\(?:u([dD][89a-fA-F][0-9a-fA-F]{2})|u[0-9a-fA-F]{4}|.)", re.DOTALL)
+_MAYBE_SURROGATE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _check_surrogate_escapes(text: str, start: int, end: int) -> None:
+    """rapidjson refuses a ``\\uD800``-``\\uDFFF`` escape that is not a high+low pair; the stdlib would keep it."""
+    if _MAYBE_SURROGATE.search(text, start, end) is None:
+        return
+    pending: re.Match[str] | None = None  # a high surrogate escape waiting for its low half
+    for match in _ESCAPE.finditer(text, start, end):
+        unit = int(match.group(1), 16) if match.group(1) else None
+        if pending is not None:
+            if unit is None or unit < 0xDC00 or match.start() != pending.end():
+                break
+            pending = None
+        elif unit is not None:
+            if unit >= 0xDC00:
+                pending = match
+                break
+            pending = match
+    else:
+        if pending is None:
+            return
+    offset = len(text[: pending.start()].encode("utf-8", "surrogateescape"))  # type: ignore[union-attr]
+    raise invalid(f"JSON Parse error: The surrogate pair in string is invalid. at offset: {offset}")
 
 
 # A whole JSON string (kept as is) or one of rapidjson's extra non-finite spellings outside strings.

@@ -130,6 +130,28 @@ def test_parse_errors_use_rapidjson_messages(body: bytes, message: str) -> None:
     assert info.value.message == message
 
 
+@pytest.mark.parametrize(
+    ("body", "offset"),
+    [
+        (b'{"s": "ab\\ud800"}', 9),  # lone high surrogate
+        (b'{"s": "\\udc00"}', 7),  # lone low surrogate
+        (b'{"s": "\\ud800x\\udc00"}', 7),  # high not directly followed by its low half
+        (b'{"s": "\\ud800\\u0041"}', 7),  # high followed by a non-surrogate escape
+        (b'{"a": NaN, "s": "\xff\\ud800"}', 18),  # also on the slow path (NaN, raw bytes count as bytes)
+    ],
+)
+def test_parse_refuses_unpaired_surrogate_escapes_as_rapidjson(body: bytes, offset: int) -> None:
+    with pytest.raises(ServingError) as info:
+        parse_document(body)
+    assert info.value.code == Code.INVALID_ARGUMENT
+    assert info.value.message == f"JSON Parse error: The surrogate pair in string is invalid. at offset: {offset}"
+
+
+def test_parse_accepts_surrogate_pairs_and_escaped_backslashes() -> None:
+    assert parse_document(b'{"s": "\\ud83d\\ude00"}') == {"s": "\U0001F600"}
+    assert parse_document(b'{"s": "\\\\ud800", "t": NaN}')["s"] == "\\ud800"  # a backslash, then text
+
+
 def test_parse_deep_nesting_is_a_clear_400_not_a_crash() -> None:
     body = b'{"unused": ' + b"[" * 200000 + b"]" * 200000 + b', "instances": [1]}'
     with pytest.raises(ServingError) as info:
