@@ -153,7 +153,7 @@ class ModelManager:
         added model has an AVAILABLE version (or fail with the load error)."""
         added = self.apply_config(new)
         self.poll_once()
-        self.wait_until_available(added, timeout=timeout)
+        self.wait_until_available(added, timeout=timeout, unit="model")  # ServerCore::WaitUntilModelsAvailable
 
     # ------------------------------------------------------------------------------------------ polling
     def start_polling(self) -> None:
@@ -305,10 +305,11 @@ class ModelManager:
         self.metrics.loaded_versions.set(name, value=count)
 
     # ------------------------------------------------------------------------------------------ waiting
-    def wait_until_available(self, names: list[str], timeout: float | None = None) -> None:
+    def wait_until_available(self, names: list[str], timeout: float | None = None, unit: str = "servable") -> None:
         """Block until each model has an AVAILABLE version; raise if one ended in error with nothing loading.
 
-        With no version directory at all this waits (forever without a timeout), as TF Serving does."""
+        With no version directory at all this waits (forever without a timeout), as TF Serving does. ``unit`` names
+        what failed in the message: "servable(s)" at start-up, "model(s)" after a reload (as ServerCore words it)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
             while True:
@@ -332,7 +333,7 @@ class ModelManager:
                 if failures:
                     raise ServingError(
                         Code.UNKNOWN,
-                        f"{len(failures)} servable(s) did not become available: {{"
+                        f"{len(failures)} {unit}(s) did not become available: {{"
                         + "".join("{" + f + "}, " for f in failures) + "}",
                     )
                 if not pending:

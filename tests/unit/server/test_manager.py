@@ -224,3 +224,26 @@ def test_removed_model_is_unloaded(tmp_path: Path) -> None:
     with pytest.raises(ServingError) as info, manager.servable(_spec()):
         pass
     assert info.value.message == "Servable not found for request: Latest(m)"
+
+
+def test_reload_reports_a_new_model_that_fails_to_load_as_model_s(tmp_path: Path) -> None:
+    """Start-up says "N servable(s) did not become available"; a reload goes through ServerCore's
+    WaitUntilModelsAvailable, which says "N model(s) ..." with the same {{{name: .. version: ..} due to error: ..}, }."""
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    (tmp_path / "n" / "4").mkdir(parents=True)
+    loader = Loader(fail={4: 99})
+    manager = _manager(loader, max_num_load_retries=0)
+    manager.apply_config(_config(tmp_path / "m"))
+    manager.poll_once()
+    manager.wait_until_available(["m"], timeout=1)
+    both = cfg.parse_model_server_config(
+        f'model_config_list {{ config {{ name: "m" base_path: "{tmp_path / "m"}" model_platform: "tensorflow" }} '
+        f'config {{ name: "n" base_path: "{tmp_path / "n"}" model_platform: "tensorflow" }} }}'
+    )
+    with pytest.raises(ServingError) as info:
+        manager.reload_config(both, timeout=5)
+    assert info.value.code == Code.UNKNOWN
+    assert info.value.message.startswith(
+        "1 model(s) did not become available: {{{name: n version: 4} due to error: "
+    ), info.value.message
+    assert info.value.message.endswith("cannot load 4}, }")
