@@ -8,6 +8,7 @@ removes the staging folder and publishes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 from dataclasses import dataclass, field
@@ -142,6 +143,7 @@ def export_model(
     if target.exists() and not force:
         raise VersionExistsError(f"version folder {target} already exists; pass force=True (--force) to replace it")
 
+    created_model_dir = not target_model_dir.exists()
     staging = new_staging_dir(target_model_dir, version)
     try:
         keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
@@ -188,6 +190,9 @@ def export_model(
         publish(staging, target, force=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        if created_model_dir:  # a failed first export leaves no empty model folder behind
+            with contextlib.suppress(OSError):  # not empty: another exporter is writing there
+                target_model_dir.rmdir()
         raise
     log.info("published %s version %d at %s", name, version, target)
     return ExportResult(target, name, version, sigs, validated_with, persisted, warmup_records, notes)

@@ -35,7 +35,7 @@ def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None
         if info.shape is not None and (
             len(info.shape) != value.ndim or any(d is not None and d != s for d, s in zip(info.shape, value.shape))
         ):
-            shape = tuple("None" if d is None else d for d in info.shape)
+            shape = tuple(info.shape)  # None stays unquoted: (None, 128, 128, 3)
             raise ValidationError(f"sample input {name!r}: expected shape {shape}, got {value.shape}")
 
 
