@@ -203,6 +203,8 @@ def load_spec(path: str | Path) -> DeploymentSpec:
         raise SpecError(f"deployment spec not found: {path}") from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: invalid TOML: {exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a folder, no permission, not UTF-8 text
+        raise SpecError(f"{path}: expected a UTF-8 TOML file, got {exc}") from None
     try:
         return parse_spec(raw)
     except SpecError as exc:
