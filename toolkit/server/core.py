@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from google.protobuf import any_pb2
 from tensorflow.core.protobuf import meta_graph_pb2
@@ -108,6 +108,13 @@ class ServingCoreImpl:
             lambda s: inference.run_predict(s, request, self.options, timeout, runner=self.predict_runner),
         )
 
+    def _count_examples(self, model: str, request_input: Any) -> None:
+        """RecordRequestExampleCount after a successful classify / regress / multi_inference (util.cc)."""
+        kind = request_input.WhichOneof("kind")
+        count = len(getattr(request_input, kind).examples) if kind else 0
+        self.metrics.request_example_counts.observe(model, value=count)
+        self.metrics.request_example_count_total.inc(model, amount=count)
+
     def classify(
         self,
         request: classification_pb2.ClassificationRequest,
@@ -115,16 +122,20 @@ class ServingCoreImpl:
         entrypoint: Entrypoint,
         timeout: float | None = None,
     ) -> classification_pb2.ClassificationResponse:
-        return self._infer(
+        response = self._infer(
             request, "classify", entrypoint, lambda s: inference.run_classify(s, request, self.options, timeout)
         )
+        self._count_examples(request.model_spec.name, request.input)
+        return response
 
     def regress(
         self, request: regression_pb2.RegressionRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> regression_pb2.RegressionResponse:
-        return self._infer(
+        response = self._infer(
             request, "regress", entrypoint, lambda s: inference.run_regress(s, request, self.options, timeout)
         )
+        self._count_examples(request.model_spec.name, request.input)
+        return response
 
     def multi_inference(
         self,
@@ -138,7 +149,9 @@ class ServingCoreImpl:
             inference.validate_multi_inference(request)  # before the lookup, as multi_inference_helper.cc
             with self.manager.servable(request.tasks[0].model_spec) as servable:
                 info["version"] = servable.version
-                return inference.run_multi_inference(servable, request, self.options, timeout)
+                response = inference.run_multi_inference(servable, request, self.options, timeout)
+            self._count_examples(name, request.input)
+            return response
 
     # ------------------------------------------------------------------------------------------ metadata
     def get_model_metadata(

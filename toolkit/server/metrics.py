@@ -157,6 +157,16 @@ class ServerMetrics:
             ["model_name", "API", "runtime"],
             _LATENCY_BUCKETS,
         )
+        # util.cc RecordRequestExampleCount: tf.Examples per classify / regress / multi_inference request.
+        self.request_example_counts = Histogram(
+            "/tensorflow/serving/request_example_counts",
+            "The number of tensorflow.Examples per request.",
+            ["model"],
+            exponential_buckets(1, 2, 15),
+        )
+        self.request_example_count_total = Counter(
+            "/tensorflow/serving/request_example_count_total", "The total number of tensorflow.Examples.", ["model"]
+        )
         self.request_count_by_version = Counter(
             "/tfs_toolkit/serving/request_count_by_version",
             "Requests per model version, API, entrypoint and status (tfs-toolkit addition).",
@@ -205,6 +215,8 @@ class ServerMetrics:
             self.request_count,
             self.request_latency,
             self.runtime_latency,
+            self.request_example_counts,
+            self.request_example_count_total,
             self.request_count_by_version,
             self.load_attempt_count,
             self.model_load_count,

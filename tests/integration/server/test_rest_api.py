@@ -237,6 +237,29 @@ def test_prometheus_metrics_on_the_rest_port(tfs_server: Any) -> None:
     assert bad.status == 400 and bad.text == f"Unexpected path: {METRICS_PATH}?x=1. Should be {METRICS_PATH}"
 
 
+def _metric_value(text: str, sample: str) -> float:
+    for line in text.splitlines():
+        if line.startswith(sample + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def test_example_count_metrics_follow_classify_and_regress(tfs_server: Any) -> None:
+    """util.cc RecordRequestExampleCount: :tensorflow:serving:request_example_count_total{model=...} and the
+    request_example_counts histogram grow by the number of tf.Examples of each successful request."""
+    total = ':tensorflow:serving:request_example_count_total{model="half_plus_two_tf1"}'
+    count = ':tensorflow:serving:request_example_counts_count{model="half_plus_two_tf1"}'
+    bucket = ':tensorflow:serving:request_example_counts_bucket{model="half_plus_two_tf1",le="4"}'
+    before = _call(tfs_server, "GET", METRICS_PATH).text
+    body = {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}, {"x": 3.0}]}
+    _ok(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", body)
+    _error(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", {"signature_name": "nope", "examples": [{}]})
+    after = _call(tfs_server, "GET", METRICS_PATH).text
+    assert _metric_value(after, total) - _metric_value(before, total) == 3
+    assert _metric_value(after, count) - _metric_value(before, count) == 1  # the failed request is not counted
+    assert _metric_value(after, bucket) - _metric_value(before, bucket) == 1
+
+
 def test_huge_declared_body_is_refused_not_crashing(tfs_server: Any) -> None:
     import socket
 
