@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from toolkit.commands.common import fail_on, load_arrays
+from toolkit.commands.common import fail_on, load_arrays, load_json_object
 
 
 @click.command("export")
@@ -18,13 +18,15 @@ from toolkit.commands.common import fail_on, load_arrays
 @click.option("--version", "version", type=int, help="Version number (default: next integer).")
 @click.option("--force", is_flag=True, help="Replace an existing version (atomically).")
 @click.option("--example", type=click.Choice(["planet"]), help="Export a built-in example model instead of SOURCE.")
-@click.option("--sample-inputs", type=click.Path(exists=True, path_type=Path),
+@click.option("--sample-inputs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help=".npz (one array per input) or .npy (single input) sample inputs to validate with.")
-@click.option("--expected-outputs", type=click.Path(exists=True, path_type=Path),
+@click.option("--expected-outputs", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help=".npz of expected outputs (compared within --rtol/--atol).")
-@click.option("--rtol", type=float, default=1e-5, show_default=True)
-@click.option("--atol", type=float, default=1e-5, show_default=True)
-@click.option("--spec", "spec_file", type=click.Path(exists=True, path_type=Path),
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="Relative tolerance of the output comparison.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-5, show_default=True,
+              help="Absolute tolerance of the output comparison.")
+@click.option("--spec", "spec_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help='JSON {"inputs": [{"name", "dtype", "shape"}], "outputs": [...]} the signature must match.')
 @click.option("--rename", multiple=True, metavar="OLD=NEW", help="Rename a Keras input/output in the signature.")
 @click.option("--input", "graph_inputs", multiple=True, metavar="ALIAS=TENSOR",
@@ -37,7 +39,8 @@ from toolkit.commands.common import fail_on, load_arrays
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
                    example: str | None, sample_inputs: Path | None, expected_outputs: Path | None, rtol: float,
-                   atol: float, spec_file: Path | None, rename: tuple[str, ...], graph_inputs: tuple[str, ...], graph_outputs: tuple[str, ...], signature_name: str,
+                   atol: float, spec_file: Path | None, rename: tuple[str, ...], graph_inputs: tuple[str, ...],
+                   graph_outputs: tuple[str, ...], signature_name: str,
                    no_persist_test_data: bool, no_warmup: bool, as_json: bool) -> None:
     """Export SOURCE (.keras/.h5 file, SavedModel folder, TF1 frozen graph .pb or checkpoint .meta) into
     REPOSITORY/NAME/VERSION, validated and atomic."""
@@ -45,17 +48,32 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
 
     if (source is None) == (example is None):
         raise click.UsageError("give exactly one of SOURCE or --example")
+    if expected_outputs is not None and sample_inputs is None and example is None:
+        raise click.UsageError("--expected-outputs needs --sample-inputs: the expected outputs are compared with "
+                               "what the exported model returns for those inputs")
+    tf1_graph = source is not None and source.suffix in (".pb", ".meta") and source.is_file()
+    if tf1_graph and not (graph_inputs and graph_outputs):
+        raise click.UsageError(f"{source} is a TF1 graph: name its tensors with --input ALIAS=TENSOR and "
+                               f"--output ALIAS=TENSOR (e.g. --input x=x:0 --output y=y:0); "
+                               f"got {len(graph_inputs)} --input and {len(graph_outputs)} --output")
+    if (graph_inputs or graph_outputs) and not tf1_graph:
+        raise click.UsageError(f"--input / --output name tensors of a TF1 frozen graph (.pb) or checkpoint (.meta); "
+                               f"expected such a file as SOURCE, got {source or '--example ' + str(example)}")
     mapping = _pairs(rename, "--rename")
-    spec = json.loads(spec_file.read_text()) if spec_file else {}
-    inputs = load_arrays(sample_inputs) if sample_inputs else None
+    spec = load_json_object(spec_file, "--spec") if spec_file else {}
+    unknown = sorted(set(spec) - {"inputs", "outputs"})
+    if unknown:
+        raise click.BadParameter(f"expected keys 'inputs' and/or 'outputs', got unknown key(s) {unknown}",
+                                 param_hint="--spec")
+    inputs = load_arrays(sample_inputs, "--sample-inputs") if sample_inputs else None
     if inputs is not None and list(inputs) == ["arr_0"]:
         inputs = inputs["arr_0"]  # a bare .npy: the single input
-    expected = load_arrays(expected_outputs) if expected_outputs else None
+    expected = load_arrays(expected_outputs, "--expected-outputs") if expected_outputs else None
     model: object = source
-    if source is not None and source.suffix in (".pb", ".meta") and source.is_file():
+    if tf1_graph:
         from toolkit.export import Checkpoint, FrozenGraph
 
-        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
+        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint  # type: ignore[union-attr]
         model = kind(source, inputs=_pairs(graph_inputs, "--input"), outputs=_pairs(graph_outputs, "--output"))
     if example == "planet":
         from toolkit.examples import planet
