@@ -109,7 +109,8 @@ class _PullBar:
 @click.option("--mount", "mounts", multiple=True, metavar="SRC:DST[:ro|rw]", help="Docker: an extra bind mount.")
 @click.option("--env", "env", multiple=True, metavar="KEY=VALUE", help="Docker: an extra environment variable.")
 @click.option("--no-pull", is_flag=True, help="Docker: never pull; the image must be present.")
-@click.option("--timeout", type=float, default=600.0, show_default=True, help="Seconds to wait for the models.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
+              help="Seconds to wait for the models.")
 def up_command(
     deploy_dir: Path,
     runtime: str,
@@ -244,7 +245,7 @@ def logs_command(deploy_dir: Path, follow: bool, tail: int | None) -> None:
 @click.command("compose")
 @click.option(
     "--root",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=Path("."),
     show_default=True,
     help="Folder holding compose.yaml and deploy/.",
@@ -265,5 +266,9 @@ def compose_command(root: Path, check: bool) -> None:
             raise click.ClickException(f"out of date: {', '.join(stale)}; run `tfs compose`")
         click.echo("compose files are up to date")
         return
-    for path in write_compose_files(root, spec):
+    try:
+        written = write_compose_files(root, spec)
+    except OSError as exc:
+        raise _fail(exc) from None
+    for path in written:
         click.echo(f"wrote {path}")

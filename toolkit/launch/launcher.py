@@ -154,7 +154,11 @@ def _runtime_for(endpoints: Endpoints, deploy: Path) -> DockerRuntime | Embedded
 def find_runtime(deploy_dir: Path) -> tuple[Endpoints | None, DockerRuntime | EmbeddedRuntime]:
     """The runtime ``tfs up`` used for this folder (from endpoints.json, else whatever is found running)."""
     deploy = deploy_dir.resolve()
-    endpoints = read_endpoints(deploy)
+    try:
+        endpoints = read_endpoints(deploy)
+    except LaunchError as exc:  # a damaged endpoints.json: look for the server as if it were missing
+        log.warning("%s", exc)
+        endpoints = None
     if endpoints is not None:
         runtime = _runtime_for(endpoints, deploy)
         if runtime is None:

@@ -58,8 +58,20 @@ def read_endpoints(deploy_dir: str | Path) -> Endpoints | None:
         raw = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return None
+    except (OSError, ValueError) as exc:
+        raise _corrupt(path, exc) from None
     known = set(Endpoints.__dataclass_fields__)
-    return Endpoints(**{k: v for k, v in raw.items() if k in known})
+    try:
+        return Endpoints(**{k: v for k, v in raw.items() if k in known})
+    except (AttributeError, TypeError) as exc:  # not an object, or grpc/rest/runtime missing
+        raise _corrupt(path, exc) from None
+
+
+def _corrupt(path: Path, exc: Exception) -> Exception:
+    from toolkit.launch.errors import LaunchError
+
+    return LaunchError(f"{path}: expected the JSON object `tfs up` writes (grpc, rest, runtime), got {exc}; "
+                       f"`tfs down` stops the server it can find and removes the file")
 
 
 def clear_endpoints(deploy_dir: str | Path) -> None:

@@ -60,9 +60,13 @@ def resolve_targets(grpc: str | None, rest: str | None, deploy_dir: Path) -> Tar
     """Explicit ``--grpc``/``--rest`` win; otherwise the endpoints ``tfs up`` recorded in ``deploy/.tfs``."""
     if grpc or rest:
         return Targets(grpc or None, rest or None, "command line")
+    from toolkit.launch.errors import LaunchError
     from toolkit.launch.state import ENDPOINTS_FILE, read_endpoints, state_dir
 
-    endpoints = read_endpoints(deploy_dir)
+    try:
+        endpoints = read_endpoints(deploy_dir)
+    except LaunchError as exc:
+        raise PlanError(f"{exc}; or pass --grpc HOST:PORT and/or --rest URL") from None
     if endpoints is None:
         raise PlanError(f"no server to check: pass --grpc HOST:PORT and/or --rest URL, or start one with `tfs up` "
                         f"(expected {state_dir(deploy_dir) / ENDPOINTS_FILE}, not found)")
