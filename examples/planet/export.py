@@ -10,6 +10,7 @@ import sys
 
 from toolkit import export_model
 from toolkit.examples.planet import build_planet_model, sample_images
+from toolkit.export import ExportError, ExportResult
 
 
 def main() -> int:
@@ -18,7 +19,17 @@ def main() -> int:
     parser.add_argument("--version", type=int, default=None)
     parser.add_argument("--force", action="store_true")
     args = parser.parse_args()
-    result = export_model(
+    try:
+        result = _export(args)
+    except (ExportError, ValueError) as exc:  # version exists, bad name, failed validation: one line, exit 1
+        print(f"export.py: {exc}", file=sys.stderr)
+        return 1
+    print(f"exported planet version {result.version} to {result.path} (validated with {result.validated_with})")
+    return 0
+
+
+def _export(args: argparse.Namespace) -> ExportResult:
+    return export_model(
         build_planet_model(),
         name="planet",
         repository=args.repository,
@@ -31,8 +42,6 @@ def main() -> int:
             {"name": "ground", "dtype": "float32", "shape": [None, 13]},
         ],
     )
-    print(f"exported planet version {result.version} to {result.path} (validated with {result.validated_with})")
-    return 0
 
 
 if __name__ == "__main__":

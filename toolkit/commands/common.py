@@ -5,8 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import click
 import numpy as np

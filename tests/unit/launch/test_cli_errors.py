@@ -15,7 +15,7 @@ from toolkit.launch.state import Endpoints, read_endpoints, write_endpoints
 
 
 def run_tfs(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True, timeout=120, check=False,
                           env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "DOCKER_HOST": "unix:///nonexistent.sock"})
 
 

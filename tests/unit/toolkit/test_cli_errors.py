@@ -14,7 +14,7 @@ import pytest
 
 def run_tfs(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "toolkit.cli", *args], capture_output=True, text=True, cwd=cwd,
-                          timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+                          check=False, timeout=120, env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
 
 
 def assert_clean_failure(proc: subprocess.CompletedProcess[str], *fragments: str, status: int | None = None) -> None:
