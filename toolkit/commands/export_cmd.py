@@ -33,7 +33,8 @@ from toolkit.commands.common import fail_on, load_arrays, load_json_object
               help="TF1 frozen graph (.pb) / checkpoint (.meta): a signature input, e.g. x=x:0.")
 @click.option("--output", "graph_outputs", multiple=True, metavar="ALIAS=TENSOR",
               help="TF1 frozen graph / checkpoint: a signature output, e.g. y=y:0.")
-@click.option("--signature-name", default="serving_default", show_default=True)
+@click.option("--signature-name", default="serving_default", show_default=True,
+              help="Signature the sample data is validated against, kept for and warmed up with.")
 @click.option("--no-persist-test-data", is_flag=True, help="Do not keep the sample data inside the version.")
 @click.option("--no-warmup", is_flag=True, help="Do not write assets.extra/tf_serving_warmup_requests.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")

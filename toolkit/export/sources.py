@@ -56,6 +56,10 @@ def keras_io_names(model: Any, name_mapping: Mapping[str, str] | None = None) ->
         output_names = list(model.output_names)
     except AttributeError:
         output_names = [f"output_{i}" for i in range(len(model.outputs))]
+    unknown = sorted(set(mapping) - set(input_names) - set(output_names))
+    if unknown:
+        raise ExportError(f"name mapping: expected names of the model's inputs {input_names} or outputs "
+                          f"{output_names}, got {unknown}")
     in_map = {k: v for k, v in mapping.items() if k in input_names}
     out_map = {k: v for k, v in mapping.items() if k not in input_names}
     return _renamed(input_names, in_map, "inputs"), _renamed(output_names, out_map, "outputs")

@@ -140,3 +140,17 @@ def test_npy_content_under_an_npz_name_is_the_single_input(files: Path) -> None:
 
     arrays = load_arrays(files / "npy_named.npz", "--sample-inputs")
     assert list(arrays) == ["arr_0"] and arrays["arr_0"].shape == (2, 3)
+
+
+def test_rename_of_an_unknown_name_lists_inputs_and_outputs() -> None:
+    import tensorflow as tf
+
+    from toolkit.export import ExportError
+    from toolkit.export.sources import keras_io_names
+
+    inp = tf.keras.Input((3,), name="x")
+    model = tf.keras.Model(inp, tf.keras.layers.Dense(2, name="y")(inp))
+    assert keras_io_names(model, {"x": "features", "y": "score"}) == (["features"], ["score"])
+    with pytest.raises(ExportError) as info:
+        keras_io_names(model, {"nothere": "z"})
+    assert str(info.value) == "name mapping: expected names of the model's inputs ['x'] or outputs ['y'], got ['nothere']"
