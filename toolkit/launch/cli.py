@@ -160,7 +160,12 @@ def up_command(
             f"{model}: " + (" ".join(f"v{s.version}={s.state}" for s in versions) or "?")
             for model, versions in statuses.items()
         )
-        text = f"waiting for models: {states or problem or 'server starting'}"
+        # TF Serving opens its REST port only once the initial models loaded: until then, "connection refused"
+        # is the normal state, not an error worth showing
+        text = f"waiting for models: {states or 'server starting'}"
+        if states and problem:
+            text += f" ({problem})"
+        text += " (see `tfs logs -f`)"
         if not wait_task:
             wait_task.append(progress.add_task(text, total=None))
         progress.update(wait_task[0], description=text)
