@@ -29,7 +29,7 @@ from toolkit.export.sources import (
     write_module,
 )
 from toolkit.export.specs import TensorSpec, check_specs
-from toolkit.export.testdata import TestData, save_test_data, synthesize_inputs
+from toolkit.export.testdata import TestData, load_test_data, save_test_data, synthesize_inputs
 from toolkit.export.validate import check_inputs, run_in_clean_process, validate_outputs
 from toolkit.export.warmup import write_warmup_file
 from toolkit.repository import check_version_number, model_dir, next_version
@@ -160,6 +160,12 @@ def export_model(
         notes: list[str] = []
         warmup_records = 0
         persisted = False
+        kept = load_test_data(staging) if sample_inputs is None and keras_model is None else None
+        if kept is not None and kept.signature_name == signature_name:  # a re-published SavedModel's own data
+            sample_inputs = kept.inputs
+            if expected_outputs is None and kept.expected:
+                expected_outputs, rtol, atol = kept.expected, kept.rtol, kept.atol
+            notes.append("validated with the test data kept inside the source SavedModel")
         if sample_inputs is None:
             inputs = synthesize_inputs(signature.inputs)
             outputs = run_in_clean_process(staging, signature_name, inputs, tags)

@@ -24,7 +24,7 @@ from toolkit.export import (  # noqa: E402
     VersionExistsError,
     export_model,
 )
-from toolkit.export.testdata import load_test_data  # noqa: E402
+from toolkit.export.testdata import load_test_data, save_test_data  # noqa: E402
 from toolkit.export.warmup import read_warmup_file  # noqa: E402
 from toolkit.repository import list_versions  # noqa: E402
 from toolkit.savedmodel import read_signatures  # noqa: E402
@@ -179,7 +179,7 @@ def test_name_mapping_and_extra_signature(tmp_path: Path) -> None:
     assert set(sigs["serving_default"].outputs) == {"sky", "ground"}
     assert list(sigs["serving_default"].inputs) == ["image"]
     assert list(sigs["weather_only"].outputs) == ["weather"]
-    with pytest.raises(ExportError, match="do not exist"):
+    with pytest.raises(ExportError, match=r"expected names of the model.s inputs .* or outputs .*, got \[.nope.\]"):
         export_model(model, "planet", tmp_path, name_mapping={"nope": "x"})
 
 
@@ -195,7 +195,23 @@ def test_keras_files_and_savedmodel_folders_are_sources(tmp_path: Path) -> None:
     result = export_model(repo / "planet" / "1", "planet", repo)
     assert result.version == 3 and (repo / "planet" / "1" / "saved_model.pb").exists()
     assert set(read_signatures(repo / "planet" / "3")["serving_default"].outputs) == {"weather", "ground"}
-    assert result.validated_with == "synthetic inputs"
+    assert result.validated_with == "expected outputs"  # with the test data version 1 kept
+
+
+def test_republished_savedmodel_is_validated_with_its_kept_test_data(tmp_path: Path) -> None:
+    first = export_affine(tmp_path / "a", sample_inputs=X)
+    again = export_model(first.path, "affine", tmp_path / "b")
+    assert again.validated_with == "expected outputs" and again.persisted_test_data and again.warmup_records == 2
+    assert "validated with the test data kept inside the source SavedModel" in again.notes
+    kept = load_test_data(again.path)
+    assert kept is not None and np.array_equal(kept.expected["y"], 2.0 * X + 1.0)
+    # the kept expectations are really compared: a copy whose recorded outputs are wrong is refused
+    data = load_test_data(first.path)
+    assert data is not None
+    data.expected["y"][0, 0] += 1.0
+    save_test_data(first.path, data)
+    with pytest.raises(ValidationError, match="nothing was published"):
+        export_model(first.path, "affine", tmp_path / "c")
 
 
 def test_missing_or_unknown_sources_are_clear_errors(tmp_path: Path) -> None:
