@@ -12,7 +12,8 @@ from toolkit.commands.common import fail_on, load_arrays, load_json_object
 
 @click.command("export")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
-@click.option("--name", help="Model name (folder under the repository). Defaults to the source's stem.")
+@click.option("--name", help="Model name (folder under the repository). Defaults to the source's stem (for a "
+              "numbered version folder: its model folder's name).")
 @click.option("--repository", default="deploy/models", show_default=True, type=click.Path(path_type=Path),
               help="Model repository root.")
 @click.option("--version", "version", type=int, help="Version number (default: next integer).")
@@ -83,7 +84,7 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
         name = name or "planet"
         if inputs is None:
             inputs = planet.sample_images()
-    name = name or (source.stem if source is not None else None)
+    name = name or (default_name(source) if source is not None else None)
     with fail_on():
         result = export_model(
             model, name=name or "model", repository=repository, version=version, force=force,
@@ -103,6 +104,15 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
                f"test data kept: {'yes' if result.persisted_test_data else 'no'}")
     for note in result.notes:
         click.echo(f"  note: {note}")
+
+
+def default_name(source: Path) -> str:
+    """The model name when --name is not given: the source's stem, except for a numbered version folder
+    (``models/planet/3``), which is named after its model folder (``planet``), not ``3``."""
+    resolved = source.resolve()
+    if resolved.is_dir() and resolved.name.isdigit() and resolved.parent.name:
+        return resolved.parent.name
+    return source.stem
 
 
 def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:

@@ -154,3 +154,15 @@ def test_rename_of_an_unknown_name_lists_inputs_and_outputs() -> None:
     with pytest.raises(ExportError) as info:
         keras_io_names(model, {"nothere": "z"})
     assert str(info.value) == "name mapping: expected names of the model's inputs ['x'] or outputs ['y'], got ['nothere']"
+
+
+def test_default_model_name_of_a_version_folder_is_its_model_folder(tmp_path: Path) -> None:
+    from toolkit.commands.export_cmd import default_name
+
+    (tmp_path / "planet" / "3").mkdir(parents=True)
+    (tmp_path / "saved").mkdir()
+    assert default_name(tmp_path / "planet" / "3") == "planet"
+    assert default_name(tmp_path / "planet" / "3" / ".." / "3") == "planet"
+    assert default_name(tmp_path / "saved") == "saved"
+    assert default_name(Path("model.keras")) == "model"
+    assert default_name(Path("frozen.pb")) == "frozen"
