@@ -68,16 +68,29 @@ def _build_group():  # type: ignore[no-untyped-def]
     return cli
 
 
+# Commands that load TensorFlow in this process; it is imported up front with its native start-up lines hidden.
+TENSORFLOW_COMMANDS = {"export", "inspect", "smoke"}
+
+
+def _command_name(argv: list[str]) -> str | None:
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``tfs`` console script."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides our output
+    args = sys.argv[1:] if argv is None else argv
+    if _command_name(args) in TENSORFLOW_COMMANDS and not {"-h", "--help"} & set(args):
+        from toolkit._quiet_tf import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
     try:
         cli = _build_group()
     except MissingExtraError as exc:
         print(f"tfs: {exc}", file=sys.stderr)
         return 2
     try:
-        return int(cli.main(args=argv, prog_name="tfs", standalone_mode=False) or 0)
+        return int(cli.main(args=args, prog_name="tfs", standalone_mode=False) or 0)
     except MissingExtraError as exc:
         print(f"tfs: {exc}", file=sys.stderr)
         return 2

@@ -40,6 +40,8 @@ def test_export_inspect_and_config_end_to_end(tmp_path: Path) -> None:
     assert result["version"] == 1 and result["warmup_records"] == 4 and result["persisted_test_data"]
     proc = run_tfs("inspect", str(deploy / "models" / "planet"), "--json")
     assert proc.returncode == 0, proc.stderr
+    # TensorFlow's native start-up lines (absl pre-init logging, cuInit on GPU-less hosts) are kept off stderr
+    assert "InitializeLog" not in proc.stderr and "cuInit" not in proc.stderr, proc.stderr
     report = json.loads(proc.stdout)
     outputs = report["signatures"]["serving_default"]["outputs"]
     assert outputs["weather"]["shape"] == [None, 4] and outputs["ground"]["dtype"] == "float32"
