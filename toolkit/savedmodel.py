@@ -51,14 +51,19 @@ class Signature:
         }
 
 
+_DTYPE_NAMES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
+                "DT_STRING": "string", "DT_BOOL": "bool", "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128"}
+
+
+def dtype_from_enum_name(name: str) -> str:
+    """``DT_FLOAT`` -> numpy-style ``float32`` (``DT_STRING`` -> ``string``, ``DT_INT64`` -> ``int64``)."""
+    return _DTYPE_NAMES.get(name, name[3:].lower() if name.startswith("DT_") else name)
+
+
 def dtype_name(enum_value: int) -> str:
     """``DT_FLOAT`` enum number -> numpy-style name ``float32`` (``string`` for DT_STRING)."""
     types_pb2 = require("tensorflow.core.framework.types_pb2", purpose="reading SavedModels")
-    name = types_pb2.DataType.Name(enum_value)
-    mapping = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
-               "DT_STRING": "string", "DT_BOOL": "bool", "DT_COMPLEX64": "complex64",
-               "DT_COMPLEX128": "complex128"}
-    return mapping.get(name, name[3:].lower())
+    return dtype_from_enum_name(types_pb2.DataType.Name(enum_value))
 
 
 def _tensor_info(alias: str, info: Any) -> TensorInfo:

@@ -14,13 +14,9 @@ from typing import Any
 import numpy as np
 
 from toolkit.export.testdata import compare_outputs
+from toolkit.savedmodel import INIT_OP_SIGNATURE, dtype_from_enum_name
 from toolkit.smoke.report import Status
 
-INIT_OP_SIGNATURE = "__saved_model_init_op"
-"""TF2 SavedModels carry this pseudo-signature; TF Serving lists it in metadata, ``read_signatures`` hides it."""
-
-_DT_NAMES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
-             "DT_STRING": "string", "DT_BOOL": "bool", "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128"}
 
 
 @dataclass(frozen=True)
@@ -43,9 +39,7 @@ class Verdict:
 
 def dtype_name(name: str) -> str:
     """One spelling for dtypes: ``DT_FLOAT`` (wire/metadata) and ``float32`` (SavedModel reader) -> ``float32``."""
-    if name.startswith("DT_"):
-        return _DT_NAMES.get(name, name[3:].lower())
-    return name
+    return dtype_from_enum_name(name)
 
 
 def _shape_text(shape: Sequence[int | None] | None) -> str:
