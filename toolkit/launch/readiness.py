@@ -1,30 +1,25 @@
 """The one readiness wait: poll each model's status until every expected version is ``AVAILABLE``; fail fast when
 one ends in ``END`` (a failed load carries the server's error) or when the server process/container dies.
 
-Status comes from REST ``GET /v1/models/<name>`` (TF Serving's GetModelStatus as JSON), parsed in one function.
+Status comes from REST ``GET /v1/models/<name>`` (TF Serving's GetModelStatus as JSON), read by the REST client.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
+from clients import RestClient
+from clients.errors import TfsError
+from clients.types import ModelVersionStatus
 from toolkit.config import policy_versions
 from toolkit.deployment import CONTAINER_MODELS_ROOT, DeploymentSpec
 from toolkit.launch.errors import LaunchError, ModelLoadError
 from toolkit.repository import list_versions
 
-
-@dataclass(frozen=True)
-class VersionStatus:
-    """One entry of ``model_version_status``."""
-
-    version: int
-    state: str
-    error_code: str = "OK"
-    error_message: str = ""
+VersionStatus = ModelVersionStatus
+"""One entry of ``model_version_status``: version, state, error_code, error_message (the clients' own type)."""
 
 
 class StatusUnavailable(Exception):
@@ -32,32 +27,12 @@ class StatusUnavailable(Exception):
 
 
 def fetch_model_status(rest_url: str, model: str, *, timeout: float = 5.0) -> list[VersionStatus]:
-    """``GET /v1/models/<model>`` parsed into VersionStatus entries (descending versions, as the server sends)."""
-    import httpx
-
+    """``GET /v1/models/<model>`` through the REST client, newest version first (as the server sends)."""
     try:
-        response = httpx.get(f"{rest_url.rstrip('/')}/v1/models/{model}", timeout=timeout)
-    except httpx.HTTPError as exc:
-        raise StatusUnavailable(f"{rest_url}: {exc.__class__.__name__}: {exc}") from None
-    if response.status_code != 200:
-        try:
-            message = response.json().get("error", response.text)
-        except ValueError:
-            message = response.text
-        raise StatusUnavailable(f"GET /v1/models/{model}: HTTP {response.status_code}: {message}")
-    try:
-        entries = response.json()["model_version_status"]
-        return [
-            VersionStatus(
-                version=int(e["version"]),
-                state=str(e["state"]),
-                error_code=str(e.get("status", {}).get("error_code", "OK")),
-                error_message=str(e.get("status", {}).get("error_message", "")),
-            )
-            for e in entries
-        ]
-    except (ValueError, KeyError, TypeError) as exc:
-        raise StatusUnavailable(f"GET /v1/models/{model}: unexpected body {response.text[:200]!r} ({exc})") from None
+        with RestClient(rest_url, timeout=timeout) as client:
+            return client.status(model)
+    except TfsError as exc:
+        raise StatusUnavailable(f"GET /v1/models/{model}: {exc}") from None
 
 
 def host_model_dir(deploy_dir: str | Path, base_path: str) -> Path | None:
