@@ -26,7 +26,7 @@ from toolkit.deployment import (
     load_spec,
 )
 from toolkit.protos import serving_config_pb2
-from toolkit.repository import list_versions
+from toolkit.repository import host_model_dir, list_versions
 
 MODELS_CONFIG = "models.config"
 MONITORING_CONFIG = "monitoring.config"
@@ -94,16 +94,6 @@ def _check_labels(model: ModelSpec, on_disk: list[int] | None) -> None:
             )
 
 
-def _host_model_dir(models_dir: Path | None, model: ModelSpec) -> Path | None:
-    """Host folder of a model whose base path lives under the container's models root."""
-    if models_dir is None:
-        return None
-    prefix = CONTAINER_MODELS_ROOT.rstrip("/") + "/"
-    if not model.base_path.startswith(prefix):
-        return None
-    return models_dir / model.base_path[len(prefix) :]
-
-
 def build_model_server_config(spec: DeploymentSpec, models_dir: Path | None = None):  # type: ignore[no-untyped-def]
     """Build a validated ``ModelServerConfig``; with ``models_dir`` labels are checked against folders on disk."""
     pb2 = _model_server_config_pb2()
@@ -114,7 +104,7 @@ def build_model_server_config(spec: DeploymentSpec, models_dir: Path | None = No
             raise ConfigError(f"model {model.name!r} is listed twice; TF Serving requires unique model names")
         seen.add(model.name)
         _check_base_path(model)
-        host_dir = _host_model_dir(models_dir, model)
+        host_dir = host_model_dir(model.base_path, models_dir) if models_dir is not None else None
         on_disk = list_versions(host_dir) if host_dir is not None and host_dir.is_dir() else None
         _check_labels(model, on_disk)
         entry = config.model_config_list.config.add()

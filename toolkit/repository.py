@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from toolkit.deployment import SpecError, check_model_name
+from toolkit.deployment import CONTAINER_MODELS_ROOT, SpecError, check_model_name
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _SIMPLE_ATOI = re.compile(r"^\s*[+-]?\d+\s*$")
@@ -57,3 +57,16 @@ def check_version_number(version: int) -> int:
     if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= _INT64_MAX:
         raise ValueError(f"version: expected an integer in 1..{_INT64_MAX}, got {version!r}")
     return version
+
+
+def host_model_dir(base_path: str, models_dir: str | Path) -> Path | None:
+    """Host folder behind a server base path: ``/models/<name>`` (as the container sees it) -> ``<models_dir>/<name>``;
+    an absolute path that exists here (the embedded runtime's localized config) -> itself; URIs and other paths ->
+    None. The one place that maps the server's view of the repository onto this machine's."""
+    if "://" in base_path:
+        return None
+    prefix = CONTAINER_MODELS_ROOT.rstrip("/") + "/"
+    if base_path.startswith(prefix):
+        return Path(models_dir) / base_path[len(prefix) :]
+    path = Path(base_path)
+    return path if path.is_absolute() and path.is_dir() else None

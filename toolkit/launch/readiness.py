@@ -14,9 +14,9 @@ from clients import RestClient
 from clients.errors import TfsError
 from clients.types import ModelVersionStatus
 from toolkit.config import policy_versions
-from toolkit.deployment import CONTAINER_MODELS_ROOT, DeploymentSpec
+from toolkit.deployment import DeploymentSpec
 from toolkit.launch.errors import LaunchError, ModelLoadError
-from toolkit.repository import list_versions
+from toolkit.repository import host_model_dir, list_versions
 
 VersionStatus = ModelVersionStatus
 """One entry of ``model_version_status``: version, state, error_code, error_message (the clients' own type)."""
@@ -35,21 +35,13 @@ def fetch_model_status(rest_url: str, model: str, *, timeout: float = 5.0) -> li
         raise StatusUnavailable(f"GET /v1/models/{model}: {exc}") from None
 
 
-def host_model_dir(deploy_dir: str | Path, base_path: str) -> Path | None:
-    """Host folder behind a container base path ``/models/<name>`` (None for URIs or other locations)."""
-    prefix = CONTAINER_MODELS_ROOT.rstrip("/") + "/"
-    if not base_path.startswith(prefix):
-        return None
-    return Path(deploy_dir) / "models" / base_path[len(prefix) :]
-
-
 def expected_versions(spec: DeploymentSpec, deploy_dir: str | Path) -> dict[str, list[int] | None]:
     """Model -> versions the server will load (its policy applied to the folders on disk); None = not visible
     from here (a URI base path): then any AVAILABLE version counts. No version folder at all is an error, since
     TF Serving would wait for one forever."""
     expected: dict[str, list[int] | None] = {}
     for model in spec.models:
-        host_dir = host_model_dir(deploy_dir, model.base_path)
+        host_dir = host_model_dir(model.base_path, Path(deploy_dir) / "models")
         if host_dir is None:
             expected[model.name] = None
             continue

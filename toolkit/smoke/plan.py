@@ -2,7 +2,7 @@
 labels and the host folder holding the exported versions (for signatures and persisted test data).
 
 Base paths in ``models.config`` are as the server sees them (``/models/<name>`` inside the container); on the host
-the repository is ``deploy/models``. ``host_model_dir`` is the one place that maps one onto the other.
+the repository is ``deploy/models``. ``toolkit.repository.host_model_dir`` maps one onto the other.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from pathlib import Path
 
 from toolkit.config import ConfigError, policy_versions, read_model_server_config
 from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelSpec
-from toolkit.repository import list_versions
+from toolkit.repository import host_model_dir, list_versions
 
 
 class PlanError(ValueError):
@@ -71,18 +71,6 @@ def resolve_targets(grpc: str | None, rest: str | None, deploy_dir: Path) -> Tar
         raise PlanError(f"no server to check: pass --grpc HOST:PORT and/or --rest URL, or start one with `tfs up` "
                         f"(expected {state_dir(deploy_dir) / ENDPOINTS_FILE}, not found)")
     return Targets(endpoints.grpc or None, endpoints.rest or None, str(state_dir(deploy_dir) / ENDPOINTS_FILE))
-
-
-def host_model_dir(base_path: str, repository: Path) -> Path | None:
-    """Host folder behind a server base path: ``/models/<name>`` -> ``<repository>/<name>``; an absolute path that
-    exists here (the embedded runtime's localized config) -> itself; URIs and unknown paths -> None."""
-    if "://" in base_path:
-        return None
-    prefix = CONTAINER_MODELS_ROOT.rstrip("/") + "/"
-    if base_path.startswith(prefix):
-        return repository / base_path[len(prefix):]
-    path = Path(base_path)
-    return path if path.is_absolute() and path.is_dir() else None
 
 
 def _model_spec_from_config(entry) -> ModelSpec:  # type: ignore[no-untyped-def]
