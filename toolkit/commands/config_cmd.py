@@ -16,13 +16,12 @@ from toolkit.commands.common import fail_on
               help="Deployment spec (default: DEPLOY_DIR/deployment.toml).")
 def config_command(deploy_dir: Path, spec_path: Path | None) -> None:
     """Generate TF Serving's config files from the deployment spec (validated, atomic, round-trip checked)."""
-    from toolkit.config import generate_config, server_flags
+    from toolkit.config import SPEC_FILE, generate_config, server_flags
     from toolkit.deployment import load_spec
 
     with fail_on():
-        spec = load_spec(spec_path) if spec_path else None
+        spec = load_spec(spec_path or deploy_dir / SPEC_FILE)  # read once, for the files and the flags
         generated = generate_config(deploy_dir, spec)
-        spec = spec or load_spec(deploy_dir / "deployment.toml")
     for path in (generated.models_config, generated.monitoring_config, generated.batching_config):
         if path is not None:
             click.echo(f"wrote {path}")
