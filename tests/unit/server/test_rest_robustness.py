@@ -118,6 +118,24 @@ def test_hostile_bodies_get_clear_client_errors(port: int, target: str, body: by
         assert b'"error"' in response.body
 
 
+@pytest.mark.parametrize(
+    ("target", "body", "status", "fragment"),
+    [
+        ("/v1/models/m0:classify", b'{"\xff":[1]}', 400, "\ufffd"),  # issue 10 item 5: the raw byte was echoed
+        ("/v1/models/m0:predict", b'{"instances":[' + b"9" * 4301 + b"]}", 400, "Number too big"),  # item 4
+        ("/v1/models/m0:predict", b'{"inputs":' + b"[" * 65 + b"1" + b"]" * 65 + b"}", 400, "limit of 64"),  # item 4
+        ("/v1/models/m0:predict", b'{"instances": [{"\xfe": 1}]}', 400, "\ufffd"),
+    ],
+)
+def test_client_mistakes_get_a_4xx_with_a_valid_json_error_body(
+    port: int, target: str, body: bytes, status: int, fragment: str
+) -> None:
+    response = raw_request(port, "POST", target, body)
+    assert response.status == status
+    payload = json.loads(response.body.decode("utf-8"))  # strict: valid UTF-8 JSON
+    assert list(payload) == ["error"] and fragment in payload["error"]
+
+
 def test_garbage_request_line_and_methods(port: int) -> None:
     """libevent's answers (TF Serving's HTTP server): its 400 page for an unparsable request line, its 501 page
     for a method outside evhttp_set_allowed_methods; never Python's http.server page."""
