@@ -23,8 +23,8 @@ _MAX_RANK = 64
 _CHUNK_BYTES = 1 << 20
 # A run of bytes that can only be brackets, commas, whitespace and JSON number characters, starting with '['.
 _CANDIDATE = re.compile(rb"\[[\[\]0-9eE+\-., \t\n\r]{%d,}" % (MIN_BLOCK_BYTES - 1))
-# Whitespace between two number characters: "1 2" must stay a JSON syntax error, not become "12".
-_SPLIT_NUMBER = re.compile(rb"[0-9.eE+\-][ \t\n\r]+[0-9.eE+\-]")
+# Brackets become spaces for the number parse; whitespace stays, so "1 2" remains a syntax error there.
+_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
 _LEADING_OPENS = re.compile(rb"(?:\[[ \t\n\r]*)+")
 _WS = b" \t\n\r"
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
@@ -56,10 +56,10 @@ def _shape_of(compact: bytes) -> tuple[list[int], bool] | None:
     chars = np.frombuffer(compact, dtype=np.uint8)
     positions = np.flatnonzero((chars == _OPEN) | (chars == _CLOSE) | (chars == _COMMA))
     structure = chars[positions]
-    step = np.zeros(structure.size, dtype=np.int8)
+    step = np.zeros(structure.size, dtype=np.int32)
     step[structure == _OPEN] = 1
     step[structure == _CLOSE] = -1
-    depth = np.cumsum(step, dtype=np.int32)  # depth after each structural character
+    depth = np.cumsum(step)  # depth after each structural character
     if depth[-1] != 0 or int(depth.max()) != rank or (depth[:-1] <= 0).any():
         return None
     first, second = structure[:-1], structure[1:]
@@ -101,7 +101,7 @@ def _read_numbers(flat: bytes, count: int, integers: bool) -> np.ndarray | None:
             n = len(values)
             if filled + n > count:
                 return None
-            out[filled : filled + n] = values
+            out[filled : filled + n] = np.array(values, dtype=out.dtype)
         except (orjson.JSONDecodeError, OverflowError, TypeError, ValueError):
             return None  # bad syntax, an integer beyond int64, an infinite double: the exact path decides
         filled += n
@@ -111,8 +111,6 @@ def _read_numbers(flat: bytes, count: int, integers: bool) -> np.ndarray | None:
 
 def parse_block(region: bytes) -> NumericBlock | None:
     """A ``NumericBlock`` for the text of one balanced JSON array, or None when the exact parser must decide."""
-    if _SPLIT_NUMBER.search(region) is not None:
-        return None
     compact = region.translate(None, _WS)
     found = _shape_of(compact)
     if found is None:
@@ -121,37 +119,37 @@ def parse_block(region: bytes) -> NumericBlock | None:
     count = 1
     for dim in shape:
         count *= dim
-    values = _read_numbers(compact.translate(None, b"[]"), count, integers)
+    values = _read_numbers(region.translate(_BRACKETS_TO_SPACES), count, integers)
     if values is None:
         return None
     return NumericBlock(shape, values, integers)
 
 
-def _balanced_end(run: bytes) -> int:
+def _balanced_end(run: bytes | memoryview) -> int:
     """Length of the balanced array at the start of ``run`` (0 when it does not close inside the run)."""
     chars = np.frombuffer(run, dtype=np.uint8)
-    step = (chars == _OPEN).astype(np.int8) - (chars == _CLOSE).astype(np.int8)
-    depth = np.cumsum(step, dtype=np.int32)
+    brackets = np.flatnonzero((chars == _OPEN) | (chars == _CLOSE))
+    depth = np.cumsum(np.where(chars[brackets] == _OPEN, 1, -1).astype(np.int32))
     closed = np.flatnonzero(depth == 0)
-    return int(closed[0]) + 1 if closed.size else 0
+    return int(brackets[closed[0]]) + 1 if closed.size else 0
 
 
 def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[str, NumericBlock]]:
     """The body with every large numeric array replaced by a unique placeholder string, and the blocks by
-    placeholder. No block: the body unchanged and an empty dict."""
-    data = bytes(body) if not isinstance(body, bytes) else body
+    placeholder. No block: the body itself (not a copy) and an empty dict."""
+    data = body
     if len(data) < MIN_BLOCK_BYTES:
-        return data, {}
+        return data, {}  # type: ignore[return-value]
+    view = memoryview(data)
     blocks: dict[str, NumericBlock] = {}
     pieces: list[bytes] = []
     nonce = secrets.token_hex(8)
     last = 0
     for match in _CANDIDATE.finditer(data):
-        run = match.group(0)
-        length = _balanced_end(run)
+        length = _balanced_end(view[match.start() : match.end()])
         if length < MIN_BLOCK_BYTES:
             continue
-        block = parse_block(run[:length])
+        block = parse_block(bytes(view[match.start() : match.start() + length]))
         if block is None:
             continue
         key = f"\x00tfs-block-{nonce}-{len(blocks)}"
@@ -160,7 +158,7 @@ def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[st
         pieces.append(orjson.dumps(key))
         last = match.start() + length
     if not blocks:
-        return data, {}
+        return data, {}  # type: ignore[return-value]
     pieces.append(data[last:])
     return b"".join(pieces), blocks
 
