@@ -2,20 +2,27 @@
 
 A predict body is mostly one big nested array of numbers. Parsed as JSON it becomes Python lists of floats (about
 32 bytes and a pointer per number, plus a list per row); here such an array is found in the raw body, checked to
-be rectangular with numbers only at its innermost level (structure on numpy views of the bytes), and its numbers
-are read in bounded chunks into one float64/int64 buffer. The rest of the document is parsed as usual with a
+be rectangular with numbers only at its innermost level (its skeleton, computed on numpy views of the bytes, must
+equal the template of one shape), and its numbers are parsed in bounded chunks by simdjson (C, strict JSON) into
+one float64/int64 buffer. The rest of the document is parsed as usual with a
 placeholder string in its place. Only well-formed data takes this path: anything else (strings, NaN, ragged rows,
 huge integers, bad number syntax) stays for the exact parser, so every rule and message is unchanged.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 import orjson
+import simdjson
+
+logger = logging.getLogger(__name__)
 
 # Arrays shorter than this stay in the document (the exact path is as fast for them).
 MIN_BLOCK_BYTES = 4096
@@ -23,11 +30,12 @@ _MAX_RANK = 64
 _CHUNK_BYTES = 1 << 20
 # A run of bytes that can only be brackets, commas, whitespace and JSON number characters, starting with '['.
 _CANDIDATE = re.compile(rb"\[[\[\]0-9eE+\-., \t\n\r]{%d,}" % (MIN_BLOCK_BYTES - 1))
-# Brackets become spaces for the number parse; whitespace stays, so "1 2" remains a syntax error there.
-_BRACKETS_TO_SPACES = bytes.maketrans(b"[]", b"  ")
-_LEADING_OPENS = re.compile(rb"(?:\[[ \t\n\r]*)+")
-_WS = b" \t\n\r"
+_RUN_BYTES = b"[]0123456789eE+-., \t\n\r"
+_RUN_MARKS = bytes(0 if byte in _RUN_BYTES else 1 for byte in range(256))
+# Deleted for the structure check, which keeps brackets and commas.
+_NUMBER_CHARS_AND_WS = b"0123456789+-.eE \t\n\r"
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
+_local = threading.local()  # one simdjson parser per worker thread (a parser is not thread-safe)
 
 
 class NumericBlock:
@@ -45,118 +53,171 @@ class NumericBlock:
         return f"NumericBlock(shape={self.shape}, {'int' if self.integers else 'float'})"
 
 
-def _shape_of(compact: bytes) -> tuple[list[int], bool] | None:
-    """Rank and dimensions of a whitespace-free, balanced array text, or None when it is not rectangular with
-    numbers exactly at the innermost level; also whether every number is an integer token."""
-    rank = 0
-    while rank < len(compact) and compact[rank] == _OPEN:
-        rank += 1
-    if rank > _MAX_RANK:
+def _shape_of(structure: bytes) -> list[int] | None:
+    """The dimensions a rectangular array with this bracket-and-comma ``structure`` (``[[,],[,]]``) would have,
+    read off its first elements; None when there is no plausible shape. Only ``_template(shape) == structure``
+    proves the array rectangular."""
+    rank = len(structure) - len(structure.lstrip(b"["))
+    if rank == 0 or rank > _MAX_RANK:
         return None
-    chars = np.frombuffer(compact, dtype=np.uint8)
-    positions = np.flatnonzero((chars == _OPEN) | (chars == _CLOSE) | (chars == _COMMA))
-    structure = chars[positions]
-    step = np.zeros(structure.size, dtype=np.int32)
-    step[structure == _OPEN] = 1
-    step[structure == _CLOSE] = -1
-    depth = np.cumsum(step)  # depth after each structural character
-    if depth[-1] != 0 or int(depth.max()) != rank or (depth[:-1] <= 0).any():
-        return None
-    first, second = structure[:-1], structure[1:]
-    number_between = np.diff(positions) > 1  # a number token sits between two structural characters
-    numbers_ok = (
-        (depth[:-1] == rank) & ((first == _OPEN) | (first == _COMMA)) & ((second == _COMMA) | (second == _CLOSE))
-    )
-    bare_ok = (
-        ((first == _OPEN) & (second == _OPEN))
-        | ((first == _CLOSE) & ((second == _CLOSE) | (second == _COMMA)))
-        | ((first == _COMMA) & (second == _OPEN))
-    )
-    if not np.where(number_between, numbers_ok, bare_ok).all():
-        return None
-    shape: list[int] = []
-    for level in range(1, rank + 1):
-        opens = np.flatnonzero((structure == _OPEN) & (depth == level))
-        closes = np.flatnonzero((structure == _CLOSE) & (depth == level - 1))
-        commas = np.flatnonzero((structure == _COMMA) & (depth == level))
-        if opens.size != closes.size:
+    counts = []  # numbers in the first element at depth rank, rank-1, ..., 1 (one per comma-separated slot)
+    for closing in range(1, rank + 1):
+        # A rectangular array's first element at depth rank-closing+1 ends at the first run of `closing` ']'.
+        end = structure.find(b"]" * closing)
+        if end < 0:
             return None
-        counts = np.searchsorted(commas, closes) - np.searchsorted(commas, opens)
-        if counts.size == 0 or (counts != counts[0]).any():
+        counts.append(structure.count(b",", 0, end) + 1)
+    shape = [counts[0]]
+    for inner, outer in zip(counts, counts[1:]):
+        if outer % inner:
             return None
-        shape.append(int(counts[0]) + 1)
-    integers = compact.find(b".") < 0 and compact.find(b"e") < 0 and compact.find(b"E") < 0
-    return shape, integers
+        shape.append(outer // inner)
+    shape.reverse()
+    return shape
 
 
-def _read_numbers(flat: bytes, count: int, integers: bool) -> np.ndarray | None:
-    """Comma-separated JSON numbers into one buffer, parsed in chunks of about 1 MiB (orjson checks the syntax)."""
-    out = np.empty(count, dtype=np.int64 if integers else np.float64)
-    filled, start, size = 0, 0, len(flat)
+def _template(shape: list[int]) -> bytes:
+    """The brackets and commas of a rectangular array of ``shape`` (``[2,2]`` -> ``[[,],[,]]``)."""
+    text = b"[" + b"," * (shape[-1] - 1) + b"]"
+    for dim in reversed(shape[:-1]):
+        text = b"[" + b",".join([text] * dim) + b"]"
+    return text
+
+
+def _thread_parser() -> Any:
+    parser = getattr(_local, "parser", None)
+    if parser is None:
+        parser = _local.parser = simdjson.Parser()
+    return parser
+
+
+def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None) -> NumericBlock | None:
+    """A ``NumericBlock`` for ``text[begin:end]``, the text of one JSON array, or None when the exact parser must
+    decide.
+
+    The text is taken in pieces of about 1 MiB cut at commas (no number is cut). (1) Without numbers and
+    whitespace, the brackets and commas of all pieces must be exactly the template of one rectangular shape.
+    (2) Each piece, wrapped in the brackets left open before it and closed after it, must be valid JSON for
+    simdjson (strict RFC 8259, correctly rounded doubles, as orjson on the exact path), which also flattens its
+    numbers straight into one float64 / int64 buffer: no Python objects. A valid JSON array whose brackets and
+    commas are a rectangular template, with one number per innermost slot, is exactly that rectangular array.
+    Anything simdjson refuses (bad number syntax, ``1 2``, ``1[``, an integer beyond int64/uint64, a double
+    overflow, a non-number) returns None."""
+    size = len(text) if end is None else end
+    if size - begin < 2 or text[begin] != _OPEN or text[size - 1] != _CLOSE:
+        return None
+    bounds: list[tuple[int, int]] = []
+    structures: list[bytes] = []
+    start = begin
     while start < size:
-        end = flat.find(b",", min(start + _CHUNK_BYTES, size))
-        end = size if end < 0 else end
-        try:
-            values = orjson.loads(b"[" + flat[start:end] + b"]")
-            n = len(values)
-            if filled + n > count:
-                return None
-            out[filled : filled + n] = np.array(values, dtype=out.dtype)
-        except (orjson.JSONDecodeError, OverflowError, TypeError, ValueError):
-            return None  # bad syntax, an integer beyond int64, an infinite double: the exact path decides
-        filled += n
-        start = end + 1
-    return out if filled == count else None
-
-
-def parse_block(region: bytes) -> NumericBlock | None:
-    """A ``NumericBlock`` for the text of one balanced JSON array, or None when the exact parser must decide."""
-    compact = region.translate(None, _WS)
-    found = _shape_of(compact)
-    if found is None:
+        stop = text.find(b",", min(start + _CHUNK_BYTES, size), size)
+        stop = size if stop < 0 else stop
+        bounds.append((start, stop))
+        structures.append(text[start:stop].translate(None, _NUMBER_CHARS_AND_WS))
+        start = stop + 1
+    structure = b",".join(structures)
+    shape = _shape_of(structure)
+    if shape is None or _template(shape) != structure:
         return None
-    shape, integers = found
+    del structure
     count = 1
     for dim in shape:
         count *= dim
-    values = _read_numbers(region.translate(_BRACKETS_TO_SPACES), count, integers)
-    if values is None:
+    integers = text.find(b".", begin, size) < 0 and text.find(b"e", begin, size) < 0 and text.find(b"E", begin, size) < 0
+    values = np.empty(count, dtype=np.int64 if integers else np.float64)
+    parser = _thread_parser()
+    filled = depth = 0
+    try:
+        for (start, stop), piece in zip(bounds, structures, strict=True):
+            after = depth + piece.count(b"[") - piece.count(b"]")
+            if after < 0:
+                return None
+            array = parser.parse(b"[" * depth + text[start:stop] + b"]" * after)
+            chunk = np.frombuffer(array.as_buffer(of_type="i" if integers else "d"), dtype=values.dtype)
+            del array  # the parser can only be reused once its last document is released
+            if filled + chunk.size > count:
+                return None
+            values[filled : filled + chunk.size] = chunk
+            filled += chunk.size
+            depth = after
+    except (ValueError, RuntimeError):  # simdjson: invalid JSON, a number out of range (BIGINT_ERROR), ...
+        return None
+    if filled != count or depth != 0:
         return None
     return NumericBlock(shape, values, integers)
 
 
-def _balanced_end(run: bytes | memoryview) -> int:
-    """Length of the balanced array at the start of ``run`` (0 when it does not close inside the run)."""
-    chars = np.frombuffer(run, dtype=np.uint8)
+def _balanced_end(text: bytes | bytearray, begin: int, end: int) -> int:
+    """End of the balanced array that starts at ``text[begin]`` (0 when it does not close before ``end``)."""
+    chars = np.frombuffer(text, dtype=np.uint8)[begin:end]
     brackets = np.flatnonzero((chars == _OPEN) | (chars == _CLOSE))
     depth = np.cumsum(np.where(chars[brackets] == _OPEN, 1, -1).astype(np.int32))
     closed = np.flatnonzero(depth == 0)
-    return int(brackets[closed[0]]) + 1 if closed.size else 0
+    return begin + int(brackets[closed[0]]) + 1 if closed.size else 0
+
+
+def _first_block(text: bytes | bytearray, begin: int, end: int) -> tuple[NumericBlock | None, int]:
+    """The block of the balanced array that starts at ``text[begin]`` inside a candidate run ending at ``end``, and
+    where it ends. Usually that array ends at the run's last ``]`` (the template check proves it); otherwise its
+    end is found by scanning the brackets."""
+    quick = text.rfind(b"]", begin, end) + 1
+    if quick - begin >= MIN_BLOCK_BYTES:
+        block = _parse_or_none(text, begin, quick)
+        if block is not None:
+            return block, quick
+    stop = _balanced_end(text, begin, end)
+    if stop - begin < MIN_BLOCK_BYTES or stop == quick:
+        return None, 0
+    return _parse_or_none(text, begin, stop), stop
+
+
+def _parse_or_none(text: bytes | bytearray, begin: int, end: int) -> NumericBlock | None:
+    try:
+        return parse_block(text, begin, end)
+    except Exception:  # noqa: BLE001 - any doubt: the exact path decides
+        logger.debug("numeric block left to the exact parser", exc_info=True)
+        return None
+
+
+def _candidates(data: bytes | bytearray) -> Iterator[tuple[int, int]]:
+    """(start, end) of every candidate: from the first ``[`` of a run of bytes that can only be brackets, commas,
+    whitespace and number characters to the end of the run, at least ``MIN_BLOCK_BYTES`` long (the leftmost
+    matches of ``_CANDIDATE``, found with C-speed bytes operations: one translate, then substring searches)."""
+    marks = data.translate(_RUN_MARKS)  # 0 for a byte that may be part of a numeric array, 1 for any other
+    needle = b"\x00" * MIN_BLOCK_BYTES
+    pos, size = 0, len(data)
+    while True:
+        found = marks.find(needle, pos)
+        if found < 0:
+            return
+        run_start = marks.rfind(b"\x01", 0, found) + 1
+        run_end = marks.find(b"\x01", found)
+        run_end = size if run_end < 0 else run_end
+        start = data.find(b"[", run_start, run_end)
+        if start >= 0 and run_end - start >= MIN_BLOCK_BYTES:
+            yield start, run_end
+        pos = run_end
 
 
 def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[str, NumericBlock]]:
     """The body with every large numeric array replaced by a unique placeholder string, and the blocks by
     placeholder. No block: the body itself (not a copy) and an empty dict."""
-    data = body
+    data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
     if len(data) < MIN_BLOCK_BYTES:
         return data, {}  # type: ignore[return-value]
-    view = memoryview(data)
     blocks: dict[str, NumericBlock] = {}
     pieces: list[bytes] = []
     nonce = secrets.token_hex(8)
     last = 0
-    for match in _CANDIDATE.finditer(data):
-        length = _balanced_end(view[match.start() : match.end()])
-        if length < MIN_BLOCK_BYTES:
-            continue
-        block = parse_block(bytes(view[match.start() : match.start() + length]))
+    for start, run_end in _candidates(data):
+        block, stop = _first_block(data, start, run_end)
         if block is None:
             continue
         key = f"\x00tfs-block-{nonce}-{len(blocks)}"
         blocks[key] = block
-        pieces.append(data[last : match.start()])
+        pieces.append(data[last:start])
         pieces.append(orjson.dumps(key))
-        last = match.start() + length
+        last = stop
     if not blocks:
         return data, {}  # type: ignore[return-value]
     pieces.append(data[last:])

@@ -50,7 +50,9 @@ def test_rectangular_numeric_arrays_become_blocks(value: Any, spaced: bool) -> N
     "region",
     [b"[[1,2],[3]]", b"[[1,2],3]", b"[1,[2]]", b"[]", b"[[],[]]", b"[1 2]", b"[01]", b"[1.]", b"[-]", b"[1e400]",
      b"[1,,2]", b"[,1]", b"[1,]", b"[[1]][2]", b"[[1],[2]]]", b"[99999999999999999999]", b"[" * 65 + b"1" + b"]" * 65,
-     b"[[[1]],[[2],[3]]]", b"[1e5.5]", b"[+1]", b"[.5]"],
+     b"[[[1]],[[2],[3]]]", b"[1e5.5]", b"[+1]", b"[.5]",
+     # the brackets and commas of a 2x2 array, but a number outside its slot
+     b"[1[,2],[3,4]]", b"[[1,2]3,[4,5]]", b"[[1 [,2]],[[3,4]]]", b"[[1,2],[3,4]5]"],
 )
 def test_anything_irregular_is_left_to_the_exact_parser(region: bytes) -> None:
     assert parse_block(region) is None
@@ -139,3 +141,119 @@ def test_fast_path_answers_exactly_like_the_exact_path(monkeypatch: pytest.Monke
             assert (fast.status, fast.body) == (exact.status, exact.body), body[:200]
             assert fast_request == exact_request
     assert fast_used > 20  # the fast path really was taken for most bodies
+
+
+def test_candidate_runs_are_the_leftmost_matches_of_the_candidate_pattern() -> None:
+    rng = random.Random(7)
+    alphabet = [b"[", b"]", b",", b" ", b"1", b"2.5", b"e", b"-", b'"', b"a", b"{", b":", b"\n"]
+    for _ in range(200):
+        parts = []
+        for _ in range(rng.randint(0, 6)):
+            if rng.random() < 0.5:
+                parts.append(b"".join(rng.choice(alphabet) for _ in range(rng.randint(0, 50))))
+            else:  # long runs of array bytes, sometimes just short of the minimum, sometimes without a bracket
+                run = rng.choice([b"1,", b"[0.5, ", b"]]", b" "]) * (rest_numeric.MIN_BLOCK_BYTES // 2 + rng.randint(-3, 3))
+                parts.append(rng.choice([b"", b"[", b"x["]) + run)
+        data = b"".join(parts)
+        expected = [m.span() for m in rest_numeric._CANDIDATE.finditer(data)]
+        assert list(rest_numeric._candidates(data)) == expected
+        assert list(rest_numeric._candidates(bytearray(data))) == expected
+
+
+# ------------------------------------------------------------------------------------- differential (hypothesis)
+
+from unittest import mock  # noqa: E402
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from toolkit.server.errors import ServingError  # noqa: E402
+from toolkit.server.rest_json import parse_document  # noqa: E402
+
+_TOKENS = ["0", "-0", "1", "-7", "12", "0.5", "-0.0", "1e5", "1E-3", "2.5e+10", "123456789012345678",
+           "9223372036854775807", "9223372036854775808", "18446744073709551616", "1e400", "1e-400",
+           "0.1000000000000000055511151231257827", "01", "1.", ".5", "+1", "-", "1e", "1e+", "--1", "1.2.3", "0x1",
+           "NaN", "Infinity", "true", "null", '"1"', "1 2", ""]
+_JUNK = [b"[", b"]", b",", b" ", b"\n", b"1", b".", b"e", b"-", b"[]", b"]]", b"[[", b",,", b"x", b"{}"]
+
+
+@st.composite
+def _array_texts(draw: st.DrawFn) -> bytes:
+    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=4))
+    valid_only = draw(st.booleans())
+    pool = [t for t in _TOKENS if t and t not in ("01", "1.", ".5", "+1", "-", "1e", "1e+", "--1", "1.2.3", "0x1",
+                                                   "NaN", "Infinity", "true", "null", '"1"', "1 2")]
+    ws = st.sampled_from(["", "", " ", "\n ", "\t"])
+
+    def render(level: int) -> str:
+        if level == len(shape):
+            return draw(st.sampled_from(pool if valid_only else _TOKENS))
+        items = [draw(ws) + render(level + 1) + draw(ws) for _ in range(shape[level])]
+        return "[" + ",".join(items) + "]"
+
+    text = render(0).encode()
+    for _ in range(draw(st.integers(0, 2))):  # mutations: insert, delete or move a byte (a bracket, say)
+        at = draw(st.integers(0, len(text)))
+        kind = draw(st.sampled_from(["insert", "delete", "move", "swap"]))
+        if kind == "insert":
+            text = text[:at] + draw(st.sampled_from(_JUNK)) + text[at:]
+        elif kind == "delete" or at >= len(text) - 1:
+            text = text[:at] + text[at + 1 :]
+        elif kind == "swap":  # "[1[,2],[3,4]]" from "[[1,2],[3,4]]": the same brackets and commas
+            text = text[:at] + text[at + 1 : at + 2] + text[at : at + 1] + text[at + 2 :]
+        else:  # a byte moved a little
+            moved, rest = text[at : at + 1], text[:at] + text[at + 1 :]
+            to = min(max(at + draw(st.integers(-3, 3)), 0), len(rest))
+            text = rest[:to] + moved + rest[to:]
+    return text
+
+
+def _exact(text: bytes) -> np.ndarray | None:
+    """What the exact path makes of the text as one array of numbers (None: an error or not rectangular)."""
+    try:
+        value = parse_document(text)
+    except ServingError:
+        return None
+    if type(value) is not list:
+        return None
+    try:
+        array = np.array(value)
+    except (ValueError, OverflowError):
+        return None
+    if array.dtype.kind not in "if":
+        return None
+    return array
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(text=_array_texts(), chunk=st.sampled_from([1, 3, 8, 1 << 20]))
+def test_parse_block_accepts_only_what_the_exact_parser_reads_the_same(text: bytes, chunk: int) -> None:
+    """Whatever the fast parser accepts (in any piece size), the exact parser reads as the same rectangular array:
+    same shape, same values (bit for bit, the sign of zero included), integer tokens only for an int block."""
+    with mock.patch.object(rest_numeric, "_CHUNK_BYTES", chunk):
+        block = parse_block(text)
+    if block is None:
+        return
+    exact = _exact(text)
+    assert exact is not None, text
+    assert block.shape == list(exact.shape), text
+    if block.integers:
+        assert exact.dtype.kind == "i" and block.values.dtype == np.int64
+        np.testing.assert_array_equal(block.values.reshape(block.shape), exact)
+    else:
+        expected = exact.astype(np.float64).ravel()
+        assert block.values.tobytes() == expected.tobytes(), text
+
+
+@settings(max_examples=150, deadline=None)
+@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=4), seed=st.integers(0, 2**32 - 1),
+       chunk=st.sampled_from([1, 5, 1 << 20]), spaced=st.booleans(), integers=st.booleans())
+def test_parse_block_takes_every_well_formed_rectangular_array(shape: list[int], seed: int, chunk: int, spaced: bool,
+                                                              integers: bool) -> None:
+    rng = np.random.default_rng(seed)
+    data = rng.integers(-10**6, 10**6, shape) if integers else rng.standard_normal(shape) * 10.0 ** rng.integers(-30, 30)
+    with mock.patch.object(rest_numeric, "_CHUNK_BYTES", chunk):
+        block = parse_block(_text(data.tolist(), spaced))
+    assert block is not None
+    assert block.shape == shape and block.integers == integers
+    assert block.values.tobytes() == data.astype(block.values.dtype).ravel().tobytes()
