@@ -43,6 +43,9 @@ MAX_UNCOMPRESSED_BYTES = 100 << 20
 # Largest request line + headers (h11 answers 431 beyond it).
 MAX_HEADER_BYTES = 64 << 10
 _READ_SIZE = 1 << 16
+# One read of a Content-Length body takes at most this much: the most the stream buffers before it pauses the
+# socket (2 x its limit). Measured: 1 MiB reads were slower (the buffer empties, reading pauses and resumes more).
+_BODY_READ_SIZE = 2 * _READ_SIZE
 # After an early answer (a refused request), unread client bytes are discarded for this long / this much.
 _LINGER_S = 2.0
 _LINGER_BYTES = 4 << 20
@@ -140,7 +143,7 @@ def _gunzip(body: bytes | bytearray) -> tuple[bytes, str]:
 class _Connection:
     """One client connection: its h11 state machine, stream and whether it waits idle for a next request."""
 
-    __slots__ = ("reader", "writer", "http", "idle", "last_active", "task", "head")
+    __slots__ = ("reader", "writer", "http", "idle", "last_active", "task", "head", "leftover")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.reader = reader
@@ -150,6 +153,7 @@ class _Connection:
         self.last_active = time.monotonic()
         self.task: asyncio.Task[None] | None = None
         self.head = bytearray()  # the first bytes of the current request, to quote in framing errors
+        self.leftover: bytes | None = None  # bytes after a body read past h11 (see _Server._read_body)
 
     def close(self) -> None:
         """Close after the buffered reply bytes are written (never drops an answer)."""
@@ -281,7 +285,11 @@ class _Server:
                 await self._receive(conn, deadline, None)
 
     async def _read_body(self, conn: _Connection, request: h11.Request) -> bytearray:
-        """The whole body, refused with 413 as soon as it (declared or received) exceeds the limit."""
+        """The whole body, refused with 413 as soon as it (declared or received) exceeds the limit.
+
+        A Content-Length body is read straight from the stream into one growing buffer, past h11 (which would
+        copy every chunk several times); the connection's h11 state machine is then replaced after the reply
+        (``conn.leftover`` keeps the bytes that followed the body). Chunked bodies go through h11."""
         length = None
         for name, value in request.headers:
             if name == b"content-length":
@@ -290,6 +298,17 @@ class _Server:
             raise _Refusal(413, f"Request body of {length} bytes exceeds the limit of {MAX_REQUEST_BODY_BYTES} bytes")
         if conn.http.they_are_waiting_for_100_continue:
             await self._send(conn, h11.InformationalResponse(status_code=100, headers=[]))
+        if length is not None:
+            buffered = conn.http.trailing_data[0]
+            body = bytearray(buffered[:length])
+            conn.leftover = buffered[length:]
+            while len(body) < length:
+                async with asyncio.timeout(self.limits.body_timeout):
+                    data = await conn.reader.read(min(length - len(body), _BODY_READ_SIZE))
+                if not data:
+                    raise ConnectionError("connection closed inside a request body")
+                body += data
+            return body
         body = bytearray()
         while True:
             event = await self._next_event(conn, in_body=True)
@@ -350,9 +369,17 @@ class _Server:
                 self.inflight -= 1
                 if self.inflight == 0:
                     self.idle_event.set()  # type: ignore[union-attr]
-            if conn.http.our_state is not h11.DONE or conn.http.their_state is not h11.DONE:
+            if conn.http.our_state is not h11.DONE:
                 return
-            conn.http.start_next_cycle()
+            if conn.leftover is not None:  # the body was read past h11: a fresh state machine for the next request
+                leftover, conn.leftover = conn.leftover, None
+                conn.http = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEADER_BYTES)
+                if leftover:
+                    conn.http.receive_data(leftover)
+            elif conn.http.their_state is h11.DONE:
+                conn.http.start_next_cycle()
+            else:
+                return
             conn.head = bytearray(conn.http.trailing_data[0][:MAX_HEADER_BYTES])
             conn.last_active = time.monotonic()
 

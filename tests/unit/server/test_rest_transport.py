@@ -241,3 +241,29 @@ def test_bounded_worker_pool_serves_more_concurrent_requests_than_threads() -> N
         for thread in clients:
             thread.join(60)
         assert len(results) == 5 and all(r.startswith(b"HTTP/1.1 200 OK") for r in results)
+
+
+def test_content_length_bodies_read_past_h11_keep_framing_and_keep_alive(port: int) -> None:
+    """Content-Length bodies are read straight from the stream: a large body sent in pieces, the request pipelined
+    right behind it, an empty body, keep-alive and HTTP/1.0's close all behave as through the state machine."""
+    values = ", ".join(["1.5"] * 300_000)
+    big = b'{"instances": [' + values.encode() + b"]}"  # ~1.5 MB
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(PREDICT + b"Content-Length: %d\r\n\r\n" % len(big) + big[:1000])
+        time.sleep(0.05)  # the rest arrives later and in pieces
+        for at in range(1000, len(big), 400_000):
+            sock.sendall(big[at : at + 400_000])
+        sock.sendall(PREDICT + b"Content-Length: 0\r\n\r\n" + PREDICT + b"Content-Length: 25\r\n\r\n" + BODY)
+        reply = b""
+        sock.settimeout(10)
+        while reply.count(b"HTTP/1.1 ") < 3:
+            part = sock.recv(1 << 20)
+            assert part, reply[-300:]
+            reply += part
+    first, _, rest_ = reply.partition(b"HTTP/1.1 400 ")
+    assert first.startswith(b"HTTP/1.1 200 OK") and b'"predictions": [2.75, 2.75' in first
+    assert b"The document is empty" in rest_ and rest_.count(b"HTTP/1.1 200 OK") == 1 and b"[2.5, 3.0" in rest_
+    reply, closed = _exchange(port, b"POST /v1/models/half:predict HTTP/1.0\r\nContent-Length: 25\r\n\r\n" + BODY)
+    assert reply.startswith(b"HTTP/1.1 200 OK") and closed
+    reply, closed = _exchange(port, PREDICT + b"Connection: close\r\nContent-Length: 25\r\n\r\n" + BODY + PREDICT)
+    assert reply.count(b"HTTP/1.1 200 OK") == 1 and closed
