@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
+from toolkit.server import gc_freeze
 from toolkit.server.errors import ServingError
 
 log = logging.getLogger("toolkit.server")
@@ -282,6 +283,9 @@ class ModelServer:
         if o.model_config_file and o.model_config_file_poll_wait_seconds > 0:
             parts.config_poller = threading.Thread(target=self._poll_config, name="config-poller", daemon=True)
             parts.config_poller.start()
+        # The front ends' modules and objects came after the models' last settle(): freeze them too, so that full
+        # collections while serving scan only what requests create (about 5,000 objects, 4 ms per collection).
+        gc_freeze.settle()
         log.info("Server ready: %d model(s) AVAILABLE", len(names))
 
     def _poll_config(self) -> None:

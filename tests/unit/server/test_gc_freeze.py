@@ -24,3 +24,31 @@ def test_settle_collects_cycles_then_freezes_survivors() -> None:
     assert gone() is None
     assert kept.me is kept
     gc.unfreeze()
+
+
+def test_start_up_freezes_the_front_ends_too(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The REST and gRPC front ends start after the models' last settle(): start-up settles once more, so their
+    objects are in the permanent generation (gc.get_objects() lists only the collected generations)."""
+    import os
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from tests.support.live_server import free_port
+    from tests.support.models import build_half_plus_two_tf2
+    from toolkit.server import flags
+    from toolkit.server.main import ModelServer
+
+    build_half_plus_two_tf2(tmp_path / "half" / "1")
+    options = flags.parse_args([f"--port={free_port()}", f"--rest_api_port={free_port()}", "--model_name=half",
+                                f"--model_base_path={tmp_path / 'half'}", "--file_system_poll_wait_seconds=0"])
+    server = ModelServer(options)
+    try:
+        server.start()
+        assert server.parts is not None and server.parts.rest is not None
+        rest_server = server.parts.rest._server  # type: ignore[attr-defined]
+        collected = gc.get_objects()
+        assert not any(obj is rest_server for obj in collected)
+        assert not any(obj is server.parts.core for obj in collected)
+    finally:
+        server.request_stop()
+        server.stop()
+        gc.unfreeze()
