@@ -214,6 +214,36 @@ def timed(call: Callable[[], Any], count: int) -> list[float]:
     return out
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its threads so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def throughput(make_call: Callable[[], Callable[[], Any]], pid: int, concurrency: int, requests: int
+               ) -> tuple[float, float]:
+    """(requests/s, server CPU cores busy) with ``concurrency`` clients sending ``requests`` requests each."""
+    import threading
+
+    calls = [make_call() for _ in range(concurrency)]
+    barrier = threading.Barrier(concurrency + 1)
+
+    def client(call: Callable[[], Any]) -> None:
+        barrier.wait()
+        for _ in range(requests):
+            call()
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in calls]
+    for thread in threads:
+        thread.start()
+    cpu, start = cpu_seconds(pid), time.perf_counter()
+    barrier.wait()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - start
+    return concurrency * requests / wall, (cpu_seconds(pid) - cpu) / wall
+
+
 def summary(per_round: list[list[float]]) -> dict[str, float]:
     flat = [x for r in per_round for x in r]
     medians = [statistics.median(r) for r in per_round]
@@ -234,6 +264,7 @@ def main() -> int:
     parser.add_argument("--per-round", type=int, default=4)
     parser.add_argument("--baseline", help="git revision to run side by side (e.g. main, HEAD~3)")
     parser.add_argument("--json", help="write the results to this file")
+    parser.add_argument("--concurrency", type=int, default=4, help="clients of the throughput phase (0: none)")
     parser.add_argument("--bare-http", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_http is not None:
@@ -327,6 +358,16 @@ def run(args: argparse.Namespace, serves: dict[str, Server], bare: Server) -> di
         report["ratios"][f"{label}: half_plus_two REST/bare HTTP"] = [overall, low, high, 1.5]
         print(f"{label}: half_plus_two REST / bare HTTP p50 {overall:.2f}x (rounds {low:.2f}-{high:.2f}); target "
               f"<= 1.5x: {verdict}")
+    if args.concurrency:
+        path, body, request = cases["planet x4"]
+        print(f"\nplanet x4, {args.concurrency} concurrent clients x {args.per_round * 2} requests "
+              "(server CPU = cores busy on average):")
+        for label, server in serves.items():
+            for protocol, make in (("REST", lambda: (lambda t=RestTarget(server.rest_port): t.call(path, body))),
+                                   ("gRPC", lambda: (lambda t=GrpcTarget(server.grpc_port): t.call(request)))):
+                rate, cores = throughput(make, server.process.pid, args.concurrency, args.per_round * 2)
+                report.setdefault("throughput", {})[f"{label} {protocol}"] = {"rps": rate, "server_cores": cores}
+                print(f"  {label} {protocol}: {rate:.1f} req/s, server CPU {cores:.2f} cores")
     if len(serves) == 2:
         new, old = list(serves)
         for case in cases:
