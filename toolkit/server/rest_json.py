@@ -420,10 +420,36 @@ def nest(tokens: Sequence[str], shape: Sequence[int]) -> str:
         return tokens[0]
     if 0 in shape:
         return _empty_nest(shape)
-    level: Sequence[str] = tokens
+    return nest_rows(tokens, shape, 1)[0]
+
+
+def nest_rows(tokens: Sequence[str], shape: Sequence[int], rows: int) -> list[str]:
+    """The nested JSON text of each of ``rows`` consecutive blocks of ``shape`` in ``tokens`` (no zero dims).
+
+    One join over the tokens interleaved with the separator that follows each (``,``, ``],[``, ``]],[[``, ...,
+    chosen with numpy from the position), instead of one join per innermost list."""
+    rank = len(shape)
+    size = 1
+    for dim in shape:
+        size *= dim
+    total = size * rows
+    if total == 0:
+        return []
+    if rank == 0:
+        return list(tokens[:total])
+    closes = np.zeros(total - 1, dtype=np.int8)  # how many lists end after token i
+    after = np.arange(1, total, dtype=np.int64)
+    block = 1
     for dim in reversed(shape):
-        level = ["[" + ",".join(level[i : i + dim]) + "]" for i in range(0, len(level), dim)]
-    return level[0]
+        block *= dim
+        closes += after % block == 0
+    # closes == rank: a row ends there (its lists all close); a NUL marks the split (tokens never hold one).
+    separators = ["]" * c + "," + "[" * c for c in range(rank)] + ["]" * rank + "\x00" + "[" * rank]
+    parts = np.empty(2 * total - 1, dtype=object)
+    parts[0::2] = tokens if isinstance(tokens, list) else list(tokens)
+    parts[1::2] = np.array(separators, dtype=object)[closes]
+    text = "[" * rank + "".join(parts.tolist()) + "]" * rank
+    return text.split("\x00") if rows > 1 else [text]
 
 
 def _empty_nest(shape: Sequence[int]) -> str:

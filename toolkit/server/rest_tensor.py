@@ -26,6 +26,7 @@ from toolkit.server.rest_json import (
     invalid,
     json_type_name,
     nest,
+    nest_rows,
     string_token,
     to_bytes,
 )
@@ -532,10 +533,7 @@ def _rows(tokens: list[str], shape: list[int]) -> list[str]:
         return tokens
     if 0 in inner:
         return [nest([], inner)] * batch
-    level: Sequence[str] = tokens
-    for dim in reversed(inner):
-        level = ["[" + ",".join(level[i : i + dim]) + "]" for i in range(0, len(level), dim)]
-    return list(level)
+    return nest_rows(tokens, inner, batch)
 
 
 def predictions_json(outputs: Mapping[str, tensor_pb2.TensorProto]) -> str:

@@ -252,3 +252,23 @@ def test_debug_json_prints_floats_like_write_decimal_and_truncates() -> None:
     assert debug_json({"a": [1, 2]}) == '{\n    "a": [\n        1,\n        2\n    ]\n}'
     long = debug_json(list(range(1000)))
     assert long.endswith("...") and len(long) < 300
+
+
+def _nest_reference(tokens: list[str], shape: list[int]) -> list[str]:
+    """One join per innermost list, level by level: the straightforward nesting."""
+    level = tokens
+    for dim in reversed(shape):
+        level = ["[" + ",".join(level[i : i + dim]) + "]" for i in range(0, len(level), dim)]
+    return level
+
+
+def test_nest_and_nest_rows_equal_joining_level_by_level() -> None:
+    from toolkit.server.rest_json import nest_rows
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        shape = [int(d) for d in rng.integers(1, 5, rng.integers(1, 5))]
+        rows = int(rng.integers(1, 4))
+        tokens = [str(int(x)) for x in rng.integers(0, 100, rows * int(np.prod(shape)))]
+        assert nest_rows(tokens, shape, rows) == _nest_reference(tokens, shape)
+        assert nest(tokens[: int(np.prod(shape))], shape) == _nest_reference(tokens[: int(np.prod(shape))], shape)[0]
