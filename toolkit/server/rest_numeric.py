@@ -84,6 +84,14 @@ def _template(shape: list[int]) -> bytes:
     return text
 
 
+def _template_length(shape: list[int]) -> int:
+    """``len(_template(shape))`` without building it."""
+    length = shape[-1] + 1
+    for dim in reversed(shape[:-1]):
+        length = 2 + dim * length + dim - 1
+    return length
+
+
 def _thread_parser() -> Any:
     parser = getattr(_local, "parser", None)
     if parser is None:
@@ -117,7 +125,8 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
         start = stop + 1
     structure = b",".join(structures)
     shape = _shape_of(structure)
-    if shape is None or _template(shape) != structure:
+    # The template's length first: a shape read off a crafted structure could need a template far larger than it.
+    if shape is None or _template_length(shape) != len(structure) or _template(shape) != structure:
         return None
     del structure
     count = 1
@@ -148,12 +157,19 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
 
 
 def _balanced_end(text: bytes | bytearray, begin: int, end: int) -> int:
-    """End of the balanced array that starts at ``text[begin]`` (0 when it does not close before ``end``)."""
-    chars = np.frombuffer(text, dtype=np.uint8)[begin:end]
-    brackets = np.flatnonzero((chars == _OPEN) | (chars == _CLOSE))
-    depth = np.cumsum(np.where(chars[brackets] == _OPEN, 1, -1).astype(np.int32))
-    closed = np.flatnonzero(depth == 0)
-    return begin + int(brackets[closed[0]]) + 1 if closed.size else 0
+    """End of the balanced array that starts at ``text[begin]`` (0 when it does not close before ``end``), scanned
+    in pieces of ``_CHUNK_BYTES`` so that its working memory stays bounded (a few bytes per byte of a piece)."""
+    chars = np.frombuffer(text, dtype=np.uint8)
+    depth = 0
+    for start in range(begin, end, _CHUNK_BYTES):
+        piece = chars[start : min(start + _CHUNK_BYTES, end)]
+        steps = (piece == _OPEN).view(np.int8) - (piece == _CLOSE).view(np.int8)
+        depths = np.cumsum(steps, dtype=np.int64) + depth
+        closed = np.flatnonzero(depths == 0)
+        if closed.size:
+            return start + int(closed[0]) + 1
+        depth = int(depths[-1])
+    return 0
 
 
 def _first_block(text: bytes | bytearray, begin: int, end: int) -> tuple[NumericBlock | None, int]:

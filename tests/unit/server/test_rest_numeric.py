@@ -257,3 +257,21 @@ def test_parse_block_takes_every_well_formed_rectangular_array(shape: list[int],
     assert block is not None
     assert block.shape == shape and block.integers == integers
     assert block.values.tobytes() == data.astype(block.values.dtype).ravel().tobytes()
+
+
+def test_a_crafted_structure_cannot_make_the_template_outgrow_the_body() -> None:
+    # 63 nested single-element lists per slot would need a template ~60x the text: refused by its length first.
+    text = b"[" * 64 + b"1" + b"]" * 63 + b",1" * 5000 + b"," + b"[" * 63 + b"1" + b"]" * 64
+    structure = text.translate(None, rest_numeric._NUMBER_CHARS_AND_WS)
+    shape = rest_numeric._shape_of(structure)
+    assert shape == [5002] + [1] * 63 and rest_numeric._template_length(shape) > 60 * len(structure)
+    with mock.patch.object(rest_numeric, "_template", side_effect=AssertionError("template built")):
+        assert parse_block(text) is None
+
+
+def test_balanced_end_in_pieces() -> None:
+    text = b"x[[1,2],[3,[4]]],[5]"
+    for chunk in (1, 2, 5, 1 << 20):
+        with mock.patch.object(rest_numeric, "_CHUNK_BYTES", chunk):
+            assert rest_numeric._balanced_end(text, 1, len(text)) == text.index(b"],[5]") + 1
+            assert rest_numeric._balanced_end(text, 1, 8) == 0
