@@ -90,6 +90,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--only", help="run only the memory probe whose name starts with this (e.g. gzip)")
+    parser.add_argument("--skip-latency", action="store_true")
     args = parser.parse_args()
     from tests.support.live_server import start_tfs_serve
 
@@ -101,7 +103,7 @@ def main() -> None:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=300)
             rng = np.random.default_rng(0)
-            for count in (1, 4):
+            for count in () if args.skip_latency else (1, 4):
                 images = rng.random((count, 128, 128, 3)).round(4)
                 body = json.dumps({"instances": [{"input_image": im.tolist()} for im in images]}).encode()
                 latency(conn, body, 2)
@@ -126,6 +128,8 @@ def main() -> None:
                                               b', "inputs": [[[[1.0,2.0,3.0]]]]}', {}),
                 }
                 for name, (body, headers) in probes.items():
+                    if args.only and not name.startswith(args.only):
+                        continue
                     conn.close()
                     conn = http.client.HTTPConnection("127.0.0.1", server.rest_port, timeout=300)
                     reset_peak(pid)

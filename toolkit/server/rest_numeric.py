@@ -198,21 +198,47 @@ def _parse_or_none(text: bytes | bytearray, begin: int, end: int) -> NumericBloc
 def _candidates(data: bytes | bytearray) -> Iterator[tuple[int, int]]:
     """(start, end) of every candidate: from the first ``[`` of a run of bytes that can only be brackets, commas,
     whitespace and number characters to the end of the run, at least ``MIN_BLOCK_BYTES`` long (the leftmost
-    matches of ``_CANDIDATE``, found with C-speed bytes operations: one translate, then substring searches)."""
-    marks = data.translate(_RUN_MARKS)  # 0 for a byte that may be part of a numeric array, 1 for any other
+    matches of ``_CANDIDATE``), found with C-speed bytes operations on windows of ``_CHUNK_BYTES``: each window
+    is translated to marks (0 for a byte that may be part of a numeric array, 1 for any other), long runs are
+    found by a substring search for ``MIN_BLOCK_BYTES`` zeros, and a run that reaches a window's end is followed
+    into the next windows."""
+    size = len(data)
     needle = b"\x00" * MIN_BLOCK_BYTES
-    pos, size = 0, len(data)
-    while True:
-        found = marks.find(needle, pos)
-        if found < 0:
-            return
-        run_start = marks.rfind(b"\x01", 0, found) + 1
-        run_end = marks.find(b"\x01", found)
-        run_end = size if run_end < 0 else run_end
+    open_run: int | None = None  # start of a run that reaches the end of the previous window
+    for window in range(0, size, _CHUNK_BYTES):
+        marks = data[window : window + _CHUNK_BYTES].translate(_RUN_MARKS)
+        pos = 0
+        if open_run is not None:
+            other = marks.find(b"\x01")
+            if other < 0:
+                continue  # the run goes on through this window
+            yield from _candidate_in(data, open_run, window + other)
+            open_run, pos = None, other
+        while True:
+            found = marks.find(needle, pos)
+            if found < 0:
+                break
+            start = window + marks.rfind(b"\x01", pos, found) + 1 if pos < found else window + pos
+            other = marks.find(b"\x01", found)
+            if other < 0:
+                open_run = start
+                break
+            yield from _candidate_in(data, start, window + other)
+            pos = other
+        if open_run is None:  # a shorter run at the window's end may go on in the next window
+            tail = len(marks) - len(marks.rstrip(b"\x00"))
+            if tail:
+                open_run = window + len(marks) - tail
+    if open_run is not None:
+        yield from _candidate_in(data, open_run, size)
+
+
+def _candidate_in(data: bytes | bytearray, run_start: int, run_end: int) -> Iterator[tuple[int, int]]:
+    """The candidate of one run of array bytes: from its first ``[``, if at least ``MIN_BLOCK_BYTES`` remain."""
+    if run_end - run_start >= MIN_BLOCK_BYTES:
         start = data.find(b"[", run_start, run_end)
         if start >= 0 and run_end - start >= MIN_BLOCK_BYTES:
             yield start, run_end
-        pos = run_end
 
 
 def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[str, NumericBlock]]:

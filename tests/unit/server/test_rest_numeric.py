@@ -10,6 +10,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import json
 import random
 from typing import Any
+from unittest import mock
 
 import numpy as np
 import pytest
@@ -156,13 +157,13 @@ def test_candidate_runs_are_the_leftmost_matches_of_the_candidate_pattern() -> N
                 parts.append(rng.choice([b"", b"[", b"x["]) + run)
         data = b"".join(parts)
         expected = [m.span() for m in rest_numeric._CANDIDATE.finditer(data)]
-        assert list(rest_numeric._candidates(data)) == expected
+        for window in (1, 7, 1000, 5000, 1 << 20):  # runs crossing window ends, in one or many windows
+            with mock.patch.object(rest_numeric, "_CHUNK_BYTES", window):
+                assert list(rest_numeric._candidates(data)) == expected, window
         assert list(rest_numeric._candidates(bytearray(data))) == expected
 
 
 # ------------------------------------------------------------------------------------- differential (hypothesis)
-
-from unittest import mock  # noqa: E402
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
