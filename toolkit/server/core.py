@@ -43,12 +43,12 @@ class ServingCoreImpl:
         manager: ModelManager,
         metrics: ServerMetrics,
         options: inference.InferenceOptions,
-        predict_runner: inference.Runner = inference.direct_runner,
+        runner: inference.Runner = inference.direct_runner,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.options = options
-        self.predict_runner = predict_runner
+        self.runner = runner
 
     # ------------------------------------------------------------------------------------------ helpers
     @contextmanager
@@ -105,7 +105,7 @@ class ServingCoreImpl:
             request,
             "predict",
             entrypoint,
-            lambda s: inference.run_predict(s, request, self.options, timeout, runner=self.predict_runner),
+            lambda s: inference.run_predict(s, request, self.options, timeout, runner=self.runner),
         )
 
     def _count_examples(self, model: str, request_input: Any) -> None:
@@ -123,7 +123,7 @@ class ServingCoreImpl:
         timeout: float | None = None,
     ) -> classification_pb2.ClassificationResponse:
         response = self._infer(
-            request, "classify", entrypoint, lambda s: inference.run_classify(s, request, self.options, timeout)
+            request, "classify", entrypoint, lambda s: inference.run_classify(s, request, self.options, timeout, runner=self.runner)
         )
         self._count_examples(request.model_spec.name, request.input)
         return response
@@ -132,7 +132,7 @@ class ServingCoreImpl:
         self, request: regression_pb2.RegressionRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> regression_pb2.RegressionResponse:
         response = self._infer(
-            request, "regress", entrypoint, lambda s: inference.run_regress(s, request, self.options, timeout)
+            request, "regress", entrypoint, lambda s: inference.run_regress(s, request, self.options, timeout, runner=self.runner)
         )
         self._count_examples(request.model_spec.name, request.input)
         return response
@@ -144,12 +144,12 @@ class ServingCoreImpl:
         entrypoint: Entrypoint,
         timeout: float | None = None,
     ) -> inference_pb2.MultiInferenceResponse:
-        name = request.tasks[0].model_spec.name if request.tasks else ""
+        spec = inference.multi_inference_model_spec(request)
+        name = spec.name
         with self._observed(name, "multi_inference", entrypoint) as info:
-            inference.validate_multi_inference(request)  # before the lookup, as multi_inference_helper.cc
-            with self.manager.servable(request.tasks[0].model_spec) as servable:
+            with self.manager.servable(spec) as servable:  # the lookup first, then the task checks
                 info["version"] = servable.version
-                response = inference.run_multi_inference(servable, request, self.options, timeout)
+                response = inference.run_multi_inference(servable, request, self.options, timeout, self.runner)
             self._count_examples(name, request.input)
             return response
 

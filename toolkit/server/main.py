@@ -181,7 +181,7 @@ class ModelServer:
                             servable,
                             inference_options,
                             o.num_request_iterations_for_warmup,
-                            predict_runner=runner,
+                            runner=runner,
                             on_record=lambda: metrics.warmup_request_count.inc(name, version),
                         )
                     except ServingError as exc:
@@ -206,7 +206,7 @@ class ModelServer:
             load,
             metrics,
         )
-        core = ServingCoreImpl(manager, metrics, inference_options, predict_runner=runner)
+        core = ServingCoreImpl(manager, metrics, inference_options, runner=runner)
         return _Parts(manager=manager, core=core)
 
     def start(self) -> None:

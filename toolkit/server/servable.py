@@ -1,6 +1,7 @@
 """One loaded model version: a SavedModel in its own tf.Graph + tf.compat.v1.Session, as TF Serving's
-SavedModelBundle + Session::Run. TF1 graph-mode and TF2 SavedModels are served the same way; signatures come
-from the MetaGraphDef; deadlines become RunOptions.timeout_in_ms.
+SavedModelBundle + Session::Run (TF's C++ DirectSession, no Python-side checks). TF1 graph-mode and TF2
+SavedModels are served the same way; signatures come from the MetaGraphDef; deadlines become
+RunOptions.timeout_in_ms.
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class Servable:
         self._cond = threading.Condition()
         self._closed = False
         self.batchers: dict[object, object] = {}
+        self._outputs: dict[str, object] = {}
 
     # -- reference counting so an unload never fails an in-flight request
     def acquire(self) -> bool:
@@ -149,16 +151,47 @@ class Servable:
             batcher.stop()  # type: ignore[attr-defined]
         self.session.close()
 
+    def _tf_output(self, name: str, role: str) -> object:
+        """The C API handle of graph tensor ``name`` (cached: the graph is immutable once loaded)."""
+        handle = self._outputs.get(name)
+        if handle is None:
+            try:
+                handle = self.graph.get_tensor_by_name(name)._as_tf_output()
+            except (KeyError, ValueError) as exc:
+                # subgraph.cc's texts for a feed / fetch the graph does not have (a broken SignatureDef).
+                text = f"FeedInputs: unable to find feed output {name}" if role == "feed" else (
+                    f"FetchOutputs node {name}: not found")
+                raise ServingError(Code.NOT_FOUND, text) from exc
+            self._outputs[name] = handle
+        return handle
+
     def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
-        """Session::Run over tensor names. A timeout (seconds) becomes RunOptions.timeout_in_ms."""
+        """TF Serving's ``Session::Run(run_options, inputs, output_names, {})``, in TF's C++ DirectSession.
+
+        The Python ``Session.run`` is bypassed on purpose: it adds a static-shape check (``Cannot feed value of
+        shape ...``) that TF Serving does not have; here the graph's ops alone decide what a shape means, and a
+        wrong dtype gets Session::Run's own ``Expects arg[i] to be float but int32 is provided``. DirectSession
+        keeps one executor per (feeds, fetches), as TF Serving's session does. A timeout (seconds) becomes
+        RunOptions.timeout_in_ms of this call."""
         tf = tf_module()
-        options = None
-        if timeout is not None:
-            millis = max(int(timeout * 1000), 1)
-            options = tf.compat.v1.RunOptions(timeout_in_ms=millis)
+        from tensorflow.python.client import pywrap_tf_session
+        from tensorflow.python.framework import c_api_util
+
+        feed_dict = {self._tf_output(name, "feed"): value for name, value in feeds.items()}
+        fetch_list = [self._tf_output(name, "fetch") for name in fetches]
         try:
-            return list(self.session.run(fetches, feed_dict=feeds, options=options))
+            if timeout is None:
+                results = pywrap_tf_session.TF_SessionRun_wrapper(
+                    self.session._session, None, feed_dict, fetch_list, [], None
+                )
+            else:
+                options = tf.compat.v1.RunOptions(timeout_in_ms=max(int(timeout * 1000), 1))
+                with c_api_util.tf_buffer(options.SerializeToString()) as buffer:
+                    results = pywrap_tf_session.TF_SessionRun_wrapper(
+                        self.session._session, buffer, feed_dict, fetch_list, [], None
+                    )
         except tf.errors.OpError as exc:
             raise op_error_to_serving(exc) from exc
-        except (ValueError, TypeError) as exc:  # feed conversion problems found by the Python layer
+        except (ValueError, TypeError) as exc:  # a numpy value the C API cannot turn into a Tensor
             raise ServingError(Code.INVALID_ARGUMENT, str(exc)) from exc
+        return [np.asarray(value) for value in results]

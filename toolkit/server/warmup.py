@@ -32,7 +32,7 @@ def run_warmup(
     servable: Servable,
     options: inference.InferenceOptions,
     iterations: int,
-    predict_runner: inference.Runner = inference.direct_runner,
+    runner: inference.Runner = inference.direct_runner,
     on_record: Callable[[], None] | None = None,
 ) -> int:
     """Replay every record ``iterations`` times (>=1). Returns the number of records read; raises ServingError."""
@@ -57,7 +57,7 @@ def run_warmup(
             except Exception as exc:
                 raise ServingError(Code.INVALID_ARGUMENT, f"Failed to parse warmup record: {exc}") from exc
             for _ in range(iterations):
-                _replay(servable, record, options, predict_runner)
+                _replay(servable, record, options, runner)
                 if on_record is not None:
                     on_record()
     except tf.errors.DataLossError as exc:
@@ -75,20 +75,21 @@ def _replay(
     servable: Servable,
     record: prediction_log_pb2.PredictionLog,
     options: inference.InferenceOptions,
-    predict_runner: inference.Runner,
+    runner: inference.Runner,
 ) -> None:
     kind = record.WhichOneof("log_type")
     if kind == "predict_log":
-        inference.run_predict(servable, record.predict_log.request, options, runner=predict_runner)
+        inference.run_predict(servable, record.predict_log.request, options, runner=runner)
     elif kind == "classify_log":
-        inference.run_classify(servable, record.classify_log.request, options)
+        inference.run_classify(servable, record.classify_log.request, options, runner=runner)
     elif kind == "regress_log":
-        inference.run_regress(servable, record.regress_log.request, options)
+        inference.run_regress(servable, record.regress_log.request, options, runner=runner)
     elif kind == "multi_inference_log":
-        inference.run_multi_inference(servable, record.multi_inference_log.request, options)
-    else:
-        number = _LOG_TYPE_NUMBERS.get(kind or "", 0)
+        inference.run_multi_inference(servable, record.multi_inference_log.request, options, runner=runner)
+    elif kind in ("session_run_log", "predict_streamed_log"):
+        number = _LOG_TYPE_NUMBERS[kind]
         raise ServingError(Code.UNIMPLEMENTED, f"Unsupported log_type for warmup: {number}")
+    # RunWarmupRequest: a record without a log type is skipped (its switch's default case)
 
 
 def timed(fn: Callable[[], int]) -> tuple[int, float]:

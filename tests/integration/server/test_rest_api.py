@@ -216,10 +216,17 @@ def test_missing_key_in_row_format(tfs_server: Any) -> None:
     assert message.endswith("keys must be equal to: count,flag,text,value")
 
 
-def test_wrong_shape_is_a_client_error(tfs_server: Any) -> None:
-    status, message = _error(tfs_server, "POST", "/v1/models/half_plus_two:predict", {"inputs": [[1.0, 2.0]]})
+def test_shapes_are_decided_by_the_graph(tfs_server: Any) -> None:
+    # No shape check of our own (TF Serving has none): x is [-1] in the signature, but y = 0.5x + 3 computes with
+    # any shape, so [1,2] is served ...
+    assert _ok(tfs_server, "POST", "/v1/models/half_plus_two:predict", {"inputs": [[1.0, 2.0]]}) == {
+        "outputs": [[3.5, 4.0]]
+    }
+    # ... and a shape the graph's ops cannot use gets the op's error as a client error (400), never a 500.
+    status, message = _error(tfs_server, "POST", "/v1/models/multi_dtype:predict",
+                             {"inputs": {"text": ["a"], "count": [1], "flag": [True], "value": [1.0, 2.0]}})
     assert status == 400
-    assert message
+    assert message.startswith("Invalid reduction dimension (1 for input with 1 dimension(s)")
 
 
 def test_unknown_path_is_html_404(tfs_server: Any) -> None:
@@ -324,11 +331,19 @@ def test_keras_tutorial_request_verbatim(planet_server: Any) -> None:
     assert prediction["ground"] == pytest.approx(float(image.astype(np.float32).max()))
 
 
-def test_tutorial_request_with_a_wrong_image_size_is_400(planet_server: Any) -> None:
-    body = json.dumps({"instances": [{"input_image": np.zeros((2, 2, 3)).tolist()}]})
+def test_tutorial_request_image_size_is_decided_by_the_graph(planet_server: Any) -> None:
+    # TF Serving checks no shapes: this model reduces over the image axes, so a 2x2 image is served too ...
+    image = np.full((2, 2, 3), 0.25)
+    body = json.dumps({"instances": [{"input_image": image.tolist()}]})
+    response = raw_request(planet_server.rest_port, "POST", "/v1/models/PlanetModel:predict", body)
+    assert response.status == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    np.testing.assert_allclose(prediction["weather"], [0.125, 0.25, 0.5])
+    # ... while an image without the axes the ops reduce over gets the op's error, as a 400.
+    body = json.dumps({"instances": [{"input_image": [0.5, 0.5, 0.5]}]})
     response = raw_request(planet_server.rest_port, "POST", "/v1/models/PlanetModel:predict", body)
     assert response.status == 400
-    assert response.json()["error"]
+    assert response.json()["error"].startswith("Invalid reduction dimension")
 
 
 def test_cors_flag_adds_headers_end_to_end(planet_server: Any) -> None:

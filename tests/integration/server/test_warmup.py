@@ -31,6 +31,7 @@ def _classify_regress_records() -> list[bytes]:
     regress.input.example_list.examples.append(example(x=1.0))
     multi = inference_pb2.MultiInferenceRequest()
     task = multi.tasks.add()
+    task.model_spec.name = "t"  # MultiInference requires a model name in every task, warmup included
     task.model_spec.signature_name = "regress_x_to_y"
     task.method_name = "tensorflow/serving/regress"
     multi.input.example_list.examples.append(example(x=2.0))
