@@ -42,7 +42,7 @@ FLAGS: tuple[Flag, ...] = (
     _f("port", "int32", 8500, "implemented", "TCP port for gRPC (0 = no TCP gRPC; then --grpc_socket_path is needed)."),
     _f("grpc_socket_path", "string", "", "implemented", "Also listen for gRPC on this UNIX socket."),
     _f("rest_api_port", "int32", 0, "implemented", "HTTP/REST port (0 = no REST server). Must differ from --port."),
-    _f("rest_api_num_threads", "int32", 0, "ignored", "Threads for REST requests.", "the REST server uses a thread per connection"),
+    _f("rest_api_num_threads", "int32", 0, "implemented", "Threads for REST requests (0 = 4 x CPUs)."),
     _f("rest_api_timeout_in_ms", "int32", 30000, "implemented", "Per-request timeout for REST calls."),
     _f("rest_api_enable_cors_support", "bool", False, "implemented", "Add CORS headers to REST responses."),
     _f("enable_batching", "bool", False, "implemented", "Merge concurrent Predict calls into batches."),

@@ -269,6 +269,7 @@ class ModelServer:
                     timeout_ms=o.rest_api_timeout_in_ms,
                     enable_cors=o.rest_api_enable_cors_support,
                     monitoring_path=self.monitoring_path,
+                    num_threads=o.rest_api_num_threads,
                 )
             except OSError as exc:
                 raise StartupError(f"{exc} (--rest_api_port={o.rest_api_port})") from exc

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from tensorflow_serving.apis import model_pb2
 
 from toolkit.server import config as cfg
+from toolkit.server import gc_freeze
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.metrics import ServerMetrics
 from toolkit.server.servable import Servable
@@ -279,6 +280,7 @@ class ModelManager:
         status = "OK" if record.state == State.AVAILABLE else record.error.code.name  # type: ignore[union-attr]
         self.metrics.load_attempt_count.inc(name, version, status)
         self.metrics.model_load_count.inc(name, status)
+        gc_freeze.settle()
 
     def _unload(self, name: str, version: int) -> None:
         with self._lock:
@@ -299,6 +301,7 @@ class ModelManager:
             self._cond.notify_all()
         self.metrics.model_unload_count.inc(name)
         log.info("Done unloading servable version {name: %s version: %d}", name, version)
+        gc_freeze.settle()
 
     def _update_loaded_gauge(self, name: str) -> None:
         count = sum(1 for r in self._monitor.get(name, {}).values() if r.state == State.AVAILABLE)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -52,7 +51,11 @@ def _parse_float(text: str) -> float:
 
 
 def _parse_int(text: str) -> int | float:
-    """rapidjson keeps integers that fit int64/uint64 and turns bigger ones into doubles (orjson does the same)."""
+    """rapidjson keeps integers that fit int64/uint64 and turns bigger ones into doubles (orjson does the same).
+
+    More than 20 digits never fit: they go straight to the double (which also avoids Python's int digit limit)."""
+    if len(text) > 21:
+        return _parse_float(text)
     value = int(text)
     if _INT64_MIN <= value <= _UINT64_MAX:
         return value
@@ -145,11 +148,115 @@ def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
         offset = len(text[: max(text.find(exc.literal), 0)].encode("utf-8", "surrogatepass"))
         raise invalid(f"JSON Parse error: Number too big to be stored in double. at offset: {offset}") from None
     except RecursionError:
-        raise invalid(
-            "JSON Parse error: the document is nested too deeply for this server "
-            f"(more than about {sys.getrecursionlimit()} levels of arrays/objects)"
-        ) from None
+        return _parse_deep(text, start)
     return value
+
+
+def _parse_deep(text: str, start: int) -> Any:
+    """The iterative parse of a document nested too deeply for the recursive decoders (no nesting limit, as
+    rapidjson's kParseIterativeFlag), with the same values and error messages."""
+    try:
+        value, end = _iterative_decode(text, start)
+        _check_surrogate_escapes(text, start, end)
+    except json.JSONDecodeError as exc:
+        raise _parse_error(exc, text) from None
+    except _NumberTooBig as exc:
+        offset = len(text[: max(text.find(exc.literal), 0)].encode("utf-8", "surrogatepass"))
+        raise invalid(f"JSON Parse error: Number too big to be stored in double. at offset: {offset}") from None
+    return value
+
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"(-?(?:0|[1-9]\d*))(\.\d+)?([eE][-+]?\d+)?")
+_CONSTANT = re.compile(r"null|true|false|NaN|Infinity|-Infinity|Inf|-Inf|-NaN")
+_CONSTANTS: dict[str, Any] = {
+    "null": None, "true": True, "false": False, "NaN": math.nan, "-NaN": math.nan,
+    "Infinity": math.inf, "Inf": math.inf, "-Infinity": -math.inf, "-Inf": -math.inf,
+}
+_scanstring = json.decoder.scanstring
+
+
+def _iterative_decode(text: str, pos: int) -> tuple[Any, int]:
+    """One JSON value from ``pos`` with an explicit stack: (value, end). Errors are the stdlib decoder's
+    (``JSONDecodeError`` with its message and position), so ``_parse_error`` words them as rapidjson does."""
+    error = json.JSONDecodeError
+    ws = _WS.match
+    containers: list[Any] = []  # open lists / dicts, innermost last
+    keys: list[Any] = []  # the pending member name of each open dict (None for lists)
+    while True:
+        # ---- one value at pos (an opening bracket pushes a container and loops for its first element)
+        pos = ws(text, pos).end()
+        ch = text[pos : pos + 1]
+        if ch == "[":
+            pos = ws(text, pos + 1).end()
+            if text[pos : pos + 1] != "]":
+                containers.append([])
+                keys.append(None)
+                continue
+            value: Any = []
+            pos += 1
+        elif ch == "{":
+            pos = ws(text, pos + 1).end()
+            ch = text[pos : pos + 1]
+            if ch == "}":
+                value = {}
+                pos += 1
+            elif ch == '"':
+                key, pos = _scanstring(text, pos + 1, True)
+                pos = ws(text, pos).end()
+                if text[pos : pos + 1] != ":":
+                    raise error("Expecting ':' delimiter", text, pos)
+                containers.append({})
+                keys.append(key)
+                pos += 1
+                continue
+            else:
+                raise error("Expecting property name enclosed in double quotes", text, pos)
+        elif ch == '"':
+            value, pos = _scanstring(text, pos + 1, True)
+        else:
+            number = _NUMBER.match(text, pos)
+            constant = None if number else _CONSTANT.match(text, pos)
+            if number:
+                integer, frac, exp = number.groups()
+                value = _parse_float(integer + (frac or "") + (exp or "")) if frac or exp else _parse_int(integer)
+                pos = number.end()
+            elif constant:
+                value = _CONSTANTS[constant.group(0)]
+                pos = constant.end()
+            else:
+                raise error("Expecting value", text, pos)
+        # ---- attach the value to its container; close every container that ends here
+        while True:
+            if not containers:
+                return value, pos
+            top = containers[-1]
+            pos = ws(text, pos).end()
+            ch = text[pos : pos + 1]
+            if type(top) is list:
+                top.append(value)
+                if ch == ",":
+                    pos += 1
+                    break
+                if ch != "]":
+                    raise error("Expecting ',' delimiter", text, pos)
+            else:
+                top[keys[-1]] = value
+                if ch == ",":
+                    pos = ws(text, pos + 1).end()
+                    if text[pos : pos + 1] != '"':
+                        raise error("Expecting property name enclosed in double quotes", text, pos)
+                    keys[-1], pos = _scanstring(text, pos + 1, True)
+                    pos = ws(text, pos).end()
+                    if text[pos : pos + 1] != ":":
+                        raise error("Expecting ':' delimiter", text, pos)
+                    pos += 1
+                    break
+                if ch != "}":
+                    raise error("Expecting ',' delimiter", text, pos)
+            value = containers.pop()
+            keys.pop()
+            pos += 1
 
 
 # One escape sequence inside a JSON string: a \\uXXXX surrogate (group 1) or any other escaped character.
@@ -230,8 +337,11 @@ def proto_text(text: str) -> str:
 
 
 def error_body(message: str) -> bytes:
-    """``{"error": "<message>"}`` pretty-printed with a 4-space indent, as ``MakeJsonFromStatus`` writes it."""
-    return b'{\n    "error": ' + string_token(message) + b"\n}"
+    """``{"error": "<message>"}`` pretty-printed with a 4-space indent, as ``MakeJsonFromStatus`` writes it.
+
+    Always valid JSON: bytes of the request that are not UTF-8 (quoted in the message) become U+FFFD, where
+    TF Serving's writer would copy them raw."""
+    return b'{\n    "error": ' + orjson.dumps(to_bytes(message).decode("utf-8", "replace")) + b"\n}"
 
 
 _POW10 = [10.0**k for k in range(23)]

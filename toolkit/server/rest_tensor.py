@@ -33,6 +33,8 @@ DT = types_pb2
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
 _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 _UINT32_MAX, _UINT64_MAX = (1 << 32) - 1, (1 << 64) - 1
+# The most dimensions a tensor can have here (numpy's NPY_MAXDIMS).
+MAX_RANK = 64
 
 # dtype -> little-endian numpy dtype. Strings are handled apart (lists of bytes).
 _NUMPY: dict[int, np.dtype[Any]] = {
@@ -159,34 +161,54 @@ def _scalar(value: Any, dtype: int) -> Any:
     raise _type_error(value, dtype)
 
 
-def _fill(value: Any, level: int, shape: list[int], dtype: int, out: list[Any]) -> None:
-    """``FillTensorProto``: walk the DOM in order, checking levels and sizes against ``shape``."""
+def _fill(root: Any, shape: list[int], dtype: int, out: list[Any]) -> None:
+    """``FillTensorProto``: walk the DOM in document order, checking levels and sizes against ``shape``.
+
+    Iterative (an explicit stack of list iterators), so a value nested any number of levels deep gets its error,
+    never a RecursionError."""
     rank = len(shape)
-    if type(value) is not list:
-        if level != rank:
-            raise invalid(
-                f"JSON Value: {debug_json(value)} found at incorrect level: {level + 1} in the JSON DOM. "
-                f"Expected at level: {rank}"
-            )
-        if type(value) is dict:
-            if dtype != DT.DT_STRING:
-                raise _type_error(value, dtype)
-            out.append(decode_b64_object(value))
+    stack = [iter((root,))]
+    while stack:
+        level = len(stack) - 1
+        for value in stack[-1]:
+            if type(value) is not list:
+                if level != rank:
+                    raise invalid(
+                        f"JSON Value: {debug_json(value)} found at incorrect level: {level + 1} in the JSON DOM. "
+                        f"Expected at level: {rank}"
+                    )
+                if type(value) is dict:
+                    if dtype != DT.DT_STRING:
+                        raise _type_error(value, dtype)
+                    out.append(decode_b64_object(value))
+                else:
+                    out.append(_scalar(value, dtype))
+                continue
+            if level >= rank:
+                raise invalid(f"Encountered list at unexpected level: {level} expected < {rank}")
+            if len(value) != shape[level]:
+                raise invalid(
+                    f"Encountered list at unexpected size: {len(value)} at level: {level} expected size: "
+                    f"{shape[level]}"
+                )
+            stack.append(iter(value))
+            break
         else:
-            out.append(_scalar(value, dtype))
-        return
-    if level >= rank:
-        raise invalid(f"Encountered list at unexpected level: {level} expected < {rank}")
-    if len(value) != shape[level]:
+            stack.pop()
+
+
+def check_rank(shape: Sequence[int]) -> None:
+    """Tensors here are numpy arrays, which have at most 64 dimensions (TF itself allows 254): a 400 beyond."""
+    if len(shape) > MAX_RANK:
         raise invalid(
-            f"Encountered list at unexpected size: {len(value)} at level: {level} expected size: {shape[level]}"
+            f"Tensor with {len(shape)} dimensions (shape {_shape_text(shape[:8])[:-1]},...]) exceeds the limit of "
+            f"{MAX_RANK} dimensions of this server"
         )
-    for item in value:
-        _fill(item, level + 1, shape, dtype, out)
 
 
 def _finish(values: list[Any], shape: list[int], dtype: int) -> Dense:
     """Turn validated Python values into a ``Dense`` of ``shape``."""
+    check_rank(shape)
     if dtype == DT.DT_STRING:
         return Dense(dtype, shape, None, values)
     np_dtype = _NUMPY.get(dtype)
@@ -207,6 +229,8 @@ def _finish(values: list[Any], shape: list[int], dtype: int) -> Dense:
 def _fast(value: list[Any], dtype: int) -> Dense | None:
     """Vectorised conversion of a regular, well-typed nested list; None when anything needs the exact path."""
     shape = dense_shape(value)
+    if len(shape) > MAX_RANK:
+        return None
     items: list[Any] = [value]
     for dim in shape:
         if set(map(type, items)) != {list} or set(map(len, items)) != {dim}:
@@ -258,7 +282,7 @@ def json_to_dense(value: Any, dtype: int) -> Dense:
             return fast
     shape = dense_shape(value)
     values: list[Any] = []
-    _fill(value, 0, shape, dtype, values)
+    _fill(value, shape, dtype, values)
     return _finish(values, shape, dtype)
 
 
@@ -305,6 +329,7 @@ class _Stacker:
         count = len(self.items)
         elem_shape = self.items[0].shape
         shape = [count, *elem_shape]
+        check_rank(shape)
         if self.dtype == DT.DT_STRING:
             return Dense(self.dtype, shape, None, list(chain.from_iterable(d.strings or [] for d in self.items)))
         arrays = [d.array for d in self.items]

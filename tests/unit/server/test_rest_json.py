@@ -152,12 +152,64 @@ def test_parse_accepts_surrogate_pairs_and_escaped_backslashes() -> None:
     assert parse_document(b'{"s": "\\\\ud800", "t": NaN}')["s"] == "\\ud800"  # a backslash, then text
 
 
-def test_parse_deep_nesting_is_a_clear_400_not_a_crash() -> None:
-    body = b'{"unused": ' + b"[" * 200000 + b"]" * 200000 + b', "instances": [1]}'
+def _depth(value: object) -> int:
+    depth = 0
+    while type(value) is list:
+        depth += 1
+        value = value[0] if value else None
+    return depth
+
+
+def test_parse_has_no_nesting_limit_like_rapidjson_iterative_parser() -> None:
+    """Issue 9 item 4: an ignored key holding an array nested 500,000 levels deep does not stop the request."""
+    body = b'{"unused": ' + b"[" * 500000 + b"]" * 500000 + b', "instances": [1]}'
+    doc = parse_document(body)
+    assert doc["instances"] == [1]
+    assert _depth(doc["unused"]) == 500000
+    deep_nan = parse_document(b'{"a": ' + b"[" * 5000 + b'{"k": [NaN, Inf, -Inf, "s"]}' + b"]" * 5000 + b"}")
+    inner = deep_nan["a"]
+    for _ in range(5000):
+        inner = inner[0]
+    assert inner["k"][1:] == [float("inf"), float("-inf"), "s"]
+
+
+@pytest.mark.parametrize(
+    ("inner", "message", "offset_in_inner"),
+    [
+        (b"[1,]", "Invalid value.", 3),
+        (b"[1 2]", "Missing a comma or ']' after an array element.", 3),
+        (b'{"a" 1}', "Missing a colon after a name of object member.", 5),
+        (b'{"a": 1 "b": 2}', "Missing a comma or '}' after an object member.", 8),
+        (b"[1e400]", "Number too big to be stored in double.", 1),
+        (b'["\\ud800"]', "The surrogate pair in string is invalid.", 2),
+        (b'["x', "Missing a closing quotation mark in string.", 1),
+    ],
+)
+def test_deep_documents_get_the_error_of_what_is_wrong(inner: bytes, message: str, offset_in_inner: int) -> None:
+    depth = 3000
     with pytest.raises(ServingError) as info:
-        parse_document(body)
-    assert info.value.code == Code.INVALID_ARGUMENT
-    assert "nested too deeply" in info.value.message
+        parse_document(b"[" * depth + inner + b"]" * depth)
+    assert info.value.message == f"JSON Parse error: {message} at offset: {depth + offset_in_inner}"
+    with pytest.raises(ServingError) as shallow:  # the same document without the depth: the same message
+        parse_document(inner)
+    assert shallow.value.message == f"JSON Parse error: {message} at offset: {offset_in_inner}"
+
+
+def test_huge_integer_literal_is_rapidjsons_number_too_big_not_a_500() -> None:
+    """Issue 10 item 4: 4301 digits hit Python's int digit limit (500)."""
+    for body in (b'{"instances":[' + b"9" * 4301 + b"]}", b'{"instances":[NaN, -' + b"9" * 5000 + b"]}"):
+        with pytest.raises(ServingError) as info:
+            parse_document(body)
+        assert info.value.code == Code.INVALID_ARGUMENT
+        assert info.value.message.startswith("JSON Parse error: Number too big to be stored in double. at offset: ")
+    assert parse_document(b"[" + b"1" + b"0" * 300 + b"]") == [1e300]  # big, but a double
+
+
+def test_error_body_is_valid_json_even_for_invalid_utf8_in_the_message() -> None:
+    import json
+
+    body = error_body("bad key \udcff in " + "\udcfe")
+    assert json.loads(body.decode("utf-8")) == {"error": "bad key \ufffd in \ufffd"}
 
 
 def test_parse_keeps_invalid_utf8_bytes() -> None:

@@ -268,19 +268,41 @@ def test_nan_infinity_tokens_in_and_out_and_trailing_garbage(port: int, core: Fa
     assert np.isnan(x[0]) and x[1] == np.inf and x[2] == -np.inf
 
 
-def test_deeply_nested_unused_key_is_a_clear_400_and_server_survives(port: int) -> None:
-    body = '{"unused": ' + "[" * 100000 + "]" * 100000 + ', "instances": [1]}'
+def test_deeply_nested_unused_key_is_served(port: int, core: FakeCore) -> None:
+    """rapidjson's iterative parser has no nesting limit: an ignored key 500,000 levels deep is no error."""
+    body = '{"unused": ' + "[" * 500000 + "]" * 500000 + ', "instances": [1]}'
+    response = post(port, "half", body)
+    assert response.status == 200, response.text
+    assert last_inputs(core)["x"].tolist() == [1.0]
+
+
+def test_deeply_nested_wrong_value_gets_the_error_for_what_is_wrong(port: int) -> None:
+    body = '{"instances": [' + "[" * 100000 + '"a"' + "]" * 100000 + "]}"
     status, message = error(port, "half", body)
-    assert status == 400 and "nested too deeply" in message
-    assert post(port, "half", {"instances": [1]}).status == 200
+    assert status == 400
+    assert message == ("Failed to process element: 0 of 'instances' list. Error: INVALID_ARGUMENT: JSON Value: \"a\" "
+                       "Type: String is not of expected type: float")
+    status, message = error(port, "half", '{"inputs": [' + "[" * 3000 + "1" + "]" * 3000 + ", 2]}")
+    assert (status, message) == (400, "JSON Value: 2 found at incorrect level: 2 in the JSON DOM. Expected at level: 3001")
 
 
 def test_deep_but_regular_tensor_nesting_is_accepted(port: int, core: FakeCore) -> None:
     value: Any = 1.0
-    for _ in range(60):
+    for _ in range(64):
         value = [value]
     assert post(port, "half", {"inputs": value}).status == 200
-    assert last_inputs(core)["x"].shape == (1,) * 60
+    assert last_inputs(core)["x"].shape == (1,) * 64
+
+
+@pytest.mark.parametrize("key", ["inputs", "instances"])
+def test_more_dimensions_than_numpy_holds_is_a_400_naming_the_limit(port: int, key: str) -> None:
+    """Issue 10 item 4: a columnar input nested 65 levels got 500 'maximum supported dimension ... is 64'."""
+    value: Any = 1.0
+    for _ in range(65):
+        value = [value]
+    status, message = error(port, "half", {key: value if key == "inputs" else [value[0]]})
+    assert status == 400
+    assert "65 dimensions" in message and "limit of 64 dimensions" in message
 
 
 def test_invalid_utf8_string_bytes_reach_the_model(port: int, core: FakeCore) -> None:

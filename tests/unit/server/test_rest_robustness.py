@@ -118,12 +118,39 @@ def test_hostile_bodies_get_clear_client_errors(port: int, target: str, body: by
         assert b'"error"' in response.body
 
 
+@pytest.mark.parametrize(
+    ("target", "body", "status", "fragment"),
+    [
+        ("/v1/models/m0:classify", b'{"\xff":[1]}', 400, "\ufffd"),  # issue 10 item 5: the raw byte was echoed
+        ("/v1/models/m0:predict", b'{"instances":[' + b"9" * 4301 + b"]}", 400, "Number too big"),  # item 4
+        ("/v1/models/m0:predict", b'{"inputs":' + b"[" * 65 + b"1" + b"]" * 65 + b"}", 400, "limit of 64"),  # item 4
+        ("/v1/models/m0:predict", b'{"instances": [{"\xfe": 1}]}', 400, "\ufffd"),
+    ],
+)
+def test_client_mistakes_get_a_4xx_with_a_valid_json_error_body(
+    port: int, target: str, body: bytes, status: int, fragment: str
+) -> None:
+    response = raw_request(port, "POST", target, body)
+    assert response.status == status
+    payload = json.loads(response.body.decode("utf-8"))  # strict: valid UTF-8 JSON
+    assert list(payload) == ["error"] and fragment in payload["error"]
+
+
 def test_garbage_request_line_and_methods(port: int) -> None:
+    """libevent's answers (TF Serving's HTTP server): its 400 page for an unparsable request line, its 501 page
+    for a method outside evhttp_set_allowed_methods; never Python's http.server page."""
     import socket
 
     with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
         sock.sendall(b"GARBAGE\r\n\r\n")
-        assert b"400 - Bad request syntax" in sock.recv(4096)
-    response = raw_request(port, "BREW", "/v1/models/m0")
-    assert response.status == 501
+        reply = b""
+        while part := sock.recv(4096):
+            reply += part
+    assert reply.startswith(b"HTTP/1.1 400 Bad Request\r\n")
+    assert reply.endswith(b"<TITLE>400 Bad Request</TITLE>\n</HEAD><BODY>\n<H1>Bad Request</H1>\n</BODY></HTML>\n")
+    for method in ("BREW", "TRACE", "get"):
+        response = raw_request(port, method, "/v1/models/m0")
+        assert response.status == 501
+        assert b"<TITLE>501 Not Implemented</TITLE>" in response.body
+        assert response.headers["connection"] == "close"
     assert raw_request(port, "GET", "/v1/models/m0").status == 200

@@ -422,7 +422,7 @@ def test_server_sets_tcp_nodelay_on_accepted_sockets(core: FakeCore) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", handle.port, timeout=30)
         conn.request("GET", "/v1/models/half")
         conn.getresponse().read()
-        server_sockets = list(handle._server.connections)  # noqa: SLF001 - the accepted sockets themselves
+        server_sockets = handle.connection_sockets()
         assert server_sockets
         assert all(s.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for s in server_sockets)
         conn.close()
