@@ -23,6 +23,7 @@ from tensorflow_serving.apis import (
 )
 
 from toolkit.server import inference
+from toolkit.server.limits import RequestLimits
 from toolkit.server.core_api import Entrypoint
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.manager import ModelManager
@@ -44,11 +45,13 @@ class ServingCoreImpl:
         metrics: ServerMetrics,
         options: inference.InferenceOptions,
         runner: inference.Runner = inference.direct_runner,
+        limits: RequestLimits = RequestLimits(),
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.options = options
         self.runner = runner
+        self.limits = limits
 
     # ------------------------------------------------------------------------------------------ helpers
     @contextmanager
@@ -101,12 +104,11 @@ class ServingCoreImpl:
     def predict(
         self, request: predict_pb2.PredictRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> predict_pb2.PredictResponse:
-        return self._infer(
-            request,
-            "predict",
-            entrypoint,
-            lambda s: inference.run_predict(s, request, self.options, timeout, runner=self.runner),
-        )
+        def run(servable: object) -> predict_pb2.PredictResponse:
+            self.limits.check_inputs(request.inputs)  # sized from the claims, before any tensor is decoded
+            return inference.run_predict(servable, request, self.options, timeout, runner=self.runner)
+
+        return self._infer(request, "predict", entrypoint, run)
 
     def _count_examples(self, model: str, request_input: Any) -> None:
         """RecordRequestExampleCount after a successful classify / regress / multi_inference (util.cc)."""

@@ -14,6 +14,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+from toolkit.server import limits
+
 log = logging.getLogger(__name__)
 
 FlagType = Literal["int32", "int64", "bool", "string", "float"]
@@ -163,13 +165,28 @@ EXTRA_FLAGS: tuple[Flag, ...] = (
         "implemented",
         "Address the gRPC and REST ports bind to (tfs-toolkit only; the real binary binds 0.0.0.0).",
     ),
+    _f(
+        "max_request_tensor_bytes",
+        "int64",
+        limits.DEFAULT_MAX_REQUEST_TENSOR_BYTES,
+        "implemented",
+        "Largest decoded size of one request's input tensors, checked before allocating (tfs-toolkit only).",
+    ),
+    _f(
+        "max_request_fill_bytes",
+        "int64",
+        limits.DEFAULT_MAX_REQUEST_FILL_BYTES,
+        "implemented",
+        "Largest size a request's short *_val lists may be filled to by repeating their last value "
+        "(tfs-toolkit only).",
+    ),
 )
 
 _BY_NAME = {f.name: f for f in (*FLAGS, *EXTRA_FLAGS)}
 
 
 def known_flags() -> list[str]:
-    """Names of every accepted flag (tensorflow_model_server's 48 plus our own --host)."""
+    """Names of every accepted flag (tensorflow_model_server's 48 plus our own EXTRA_FLAGS)."""
     return [f.name for f in (*FLAGS, *EXTRA_FLAGS)]
 
 
@@ -243,6 +260,8 @@ class ServerOptions:
     enable_grpc_healthcheck_service: bool = False
     enable_serialization_as_tensor_content: bool = False
     host: str = "127.0.0.1"
+    max_request_tensor_bytes: int = limits.DEFAULT_MAX_REQUEST_TENSOR_BYTES
+    max_request_fill_bytes: int = limits.DEFAULT_MAX_REQUEST_FILL_BYTES
     help: bool = False
     given: list[str] = field(default_factory=list)
 

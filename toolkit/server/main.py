@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
+from toolkit.server import limits
 from toolkit.server.errors import ServingError
 
 log = logging.getLogger("toolkit.server")
@@ -110,6 +111,10 @@ class ModelServer:
             )
         if o.use_alts_credentials and o.ssl_config_file:
             raise StartupError("Both use_alts_credentials and ssl_config_file are set; only one may be used.")
+        try:
+            limits.RequestLimits.from_options(o)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from exc
         if (
             o.tensorflow_session_parallelism > 0
             and o.tensorflow_intra_op_parallelism > 0
@@ -137,6 +142,7 @@ class ModelServer:
     def _build(self) -> _Parts:
         from toolkit.server import batching, inference, warmup
         from toolkit.server.core import ServingCoreImpl
+        from toolkit.server.limits import RequestLimits
         from toolkit.server.manager import ManagerOptions, ModelManager
         from toolkit.server.metrics import ServerMetrics
         from toolkit.server.servable import Servable, SessionOptions
@@ -206,7 +212,7 @@ class ModelServer:
             load,
             metrics,
         )
-        core = ServingCoreImpl(manager, metrics, inference_options, runner=runner)
+        core = ServingCoreImpl(manager, metrics, inference_options, runner=runner, limits=RequestLimits.from_options(o))
         return _Parts(manager=manager, core=core)
 
     def start(self) -> None:

@@ -47,13 +47,11 @@ def test_short_typed_list_repeats_last_value_and_empty_is_zero() -> None:
     assert tensors.to_numpy(proto).tolist() == [0, 0, 0, 0]
 
 
-@pytest.mark.parametrize("mutate", ["too_many", "bad_content", "bad_dtype", "negative_dim"])
+@pytest.mark.parametrize("mutate", ["bad_content", "bad_dtype", "negative_dim"])  # more values: test_tensor_limits
 def test_invalid_protos(mutate: str) -> None:
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
     proto.tensor_shape.dim.add().size = 2
-    if mutate == "too_many":
-        proto.float_val.extend([1, 2, 3])
-    elif mutate == "bad_content":
+    if mutate == "bad_content":
         proto.tensor_content = b"\x00" * 7
     elif mutate == "bad_dtype":
         proto.dtype = types_pb2.DT_RESOURCE
