@@ -140,6 +140,7 @@ class ModelServer:
         from toolkit.server.manager import ManagerOptions, ModelManager
         from toolkit.server.metrics import ServerMetrics
         from toolkit.server.servable import Servable, SessionOptions
+        from toolkit.server.tflite_servable import TfLiteOptions, create_servable
 
         o = self.options
         metrics = ServerMetrics()
@@ -167,9 +168,14 @@ class ModelServer:
         )
         if o.tensorflow_session_config_file:
             session_options.config_proto()  # parse errors are start-up errors
+        tflite_options = TfLiteOptions(
+            prefer_tflite_model=o.prefer_tflite_model,
+            num_tflite_pools=o.num_tflite_pools,
+            num_tflite_interpreters_per_pool=o.num_tflite_interpreters_per_pool,
+        )
 
         def load(name: str, version: int, path: str) -> Servable:
-            servable = Servable(name, version, path, session_options)
+            servable = create_servable(name, version, path, session_options, tflite_options)
             try:
                 if batching_runner is not None:
                     batching_runner.prepare(servable)

@@ -72,7 +72,7 @@ def test_tfs_serve_console_script_passes_flags_through() -> None:
         (["--port=abc"], "Invalid value for int32 flag --port: 'abc'"),
         (["--enable_batching=maybe"], "Invalid value for bool flag --enable_batching"),
         (["--model_base_path=/x", "--platform_config_file=/p"], "--platform_config_file is not supported"),
-        (["--model_base_path=/x", "--prefer_tflite_model=true"], "--prefer_tflite_model is not supported"),
+        (["--model_base_path=/x", "--use_alts_credentials=true"], "--use_alts_credentials is not supported"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], message: str) -> None:
