@@ -149,3 +149,37 @@ def test_rest_metadata_and_status(lite_server: Any) -> None:
     status = _rest(lite_server, "GET", "/v1/models/hpt_lite").json()
     assert status["model_version_status"][0]["state"] == "AVAILABLE"
     assert status["model_version_status"][0]["version"] == "1"
+
+
+# ------------------------------------------------------------------------------------------------ platform config
+PLATFORM_CONFIG = """\
+platform_configs {
+  key: "tensorflow"
+  value {
+    source_adapter_config {
+      [type.googleapis.com/tensorflow.serving.SavedModelBundleSourceAdapterConfig] {
+        legacy_config { prefer_tflite_model: true num_tflite_pools: 1 }
+      }
+    }
+  }
+}
+"""
+
+
+def test_platform_config_file_turns_on_tflite_and_replaces_the_flags(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    models.publish_version(root, "both", 1, _saved_model_with_tflite)
+    (tmp_path / "platform.config").write_text(PLATFORM_CONFIG)
+    server = start_tfs_serve(
+        [f"--model_base_path={root / 'both'}", "--model_name=both",
+         f"--platform_config_file={tmp_path / 'platform.config'}", "--prefer_tflite_model=false"],
+        ready_models={"both": [1]},
+    )
+    try:
+        lite = _grpc_predict(server, "both", {"x": np.array([[3.0]], np.float32)}, signature="serving_default")
+        np.testing.assert_allclose(lite["y"], [[4.5]])
+        response = _rest(server, "POST", "/v1/models/both:predict", {"instances": [[1.0]]})
+        assert response.json() == {"predictions": [[3.5]]}  # the TF Lite model, despite --prefer_tflite_model=false
+        assert "--prefer_tflite_model is ignored: --platform_config_file replaces it" in server.log_text()
+    finally:
+        server.stop()
