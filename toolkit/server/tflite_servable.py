@@ -122,15 +122,40 @@ class TfLiteSession:
                 raise ServingError(Code.INTERNAL, f"Failed to allocate tensors ({exc})") from exc
 
         self.pool = InterpreterPool(make, options.pool_size)
+        self.batching = _scheduler_config(options, _model_batch_size(model_bytes))
+        self._schedulers: dict[tuple[tuple[str, ...], tuple[str, ...]], object] = {}
+        self._schedulers_lock = threading.Lock()
 
     def close(self) -> None:
-        """Drop the interpreters (called once no request holds the servable)."""
+        """Stop the batch schedulers and drop the interpreters (once no request holds the servable)."""
+        for scheduler in list(self._schedulers.values()):
+            scheduler.stop()  # type: ignore[attr-defined]
         while self.pool.free_count():
             self.pool.get(0)
 
-    # ------------------------------------------------------------------------------------------ Run
     def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
-        """TfLiteSession::Run over tensor names: map the names, borrow an interpreter, resize, invoke, copy out."""
+        """TfLiteSession::Run: straight to an interpreter, or (num_tflite_interpreters_per_pool > 1) through the
+        session's batch scheduler, which merges concurrent calls and splits large ones."""
+        if self.batching is None or not feeds or any(value.ndim == 0 for value in feeds.values()):
+            return self.run_direct(feeds, fetches, timeout)
+        key = (tuple(sorted(feeds)), tuple(fetches))
+        with self._schedulers_lock:
+            scheduler = self._schedulers.get(key)
+            if scheduler is None:
+                from toolkit.server.batching import BatchScheduler
+                from toolkit.server.metrics import ServerMetrics
+
+                # TfLiteSession's scheduler reports no batching metrics: give it a private, never exported set.
+                target = _DirectTarget(self)
+                scheduler = BatchScheduler(target, list(fetches), self.batching, ServerMetrics())  # type: ignore[arg-type]
+                self._schedulers[key] = scheduler
+        return scheduler.submit(feeds, timeout)  # type: ignore[attr-defined,no-any-return]
+
+    # ------------------------------------------------------------------------------------------ Run
+    def run_direct(
+        self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None
+    ) -> list[np.ndarray]:
+        """RunInternal over tensor names: map the names, borrow an interpreter, resize, invoke, copy out."""
         by_index: dict[int, tuple[TensorDetail, np.ndarray]] = {}
         for name, value in feeds.items():
             try:
@@ -156,6 +181,49 @@ class TfLiteSession:
             return _invoke(pooled, inputs, outputs)
         finally:
             self.pool.put(pooled)
+
+
+class _DirectTarget:
+    """What a batching.BatchScheduler needs of its servable: a name and an unbatched run."""
+
+    def __init__(self, session: TfLiteSession) -> None:
+        self.name = "tflite"
+        self.run = session.run_direct
+
+
+INITIAL_BATCH_SIZE = 500  # internal::kInitialBatchSize
+
+
+def _model_batch_size(model_bytes: bytes) -> int:
+    """GetModelBatchSize: dim 0 of the only input of the first subgraph (-1 with several inputs)."""
+    from tensorflow.lite.python import schema_py_generated as schema
+
+    try:
+        subgraph = schema.Model.GetRootAsModel(model_bytes, 0).Subgraphs(0)
+        if subgraph.InputsLength() != 1:
+            return -1
+        shape = subgraph.Tensors(subgraph.Inputs(0)).ShapeAsNumpy()
+        return -1 if isinstance(shape, int) or len(shape) == 0 else int(shape[0])
+    except Exception:  # noqa: BLE001 - the interpreter already accepted the model; be lenient here
+        return -1
+
+
+def _scheduler_config(options: TfLiteOptions, model_batch_size: int):  # type: ignore[no-untyped-def]
+    """TfLiteSession::Create's BasicBatchScheduler options, used when num_tflite_interpreters_per_pool > 1."""
+    per_pool = options.num_tflite_interpreters_per_pool
+    if per_pool <= 1:
+        return None
+    from toolkit.server.batching import BatchingConfig
+
+    default_allowed = (INITIAL_BATCH_SIZE + per_pool - 1) // per_pool
+    return BatchingConfig(
+        max_batch_size=INITIAL_BATCH_SIZE,
+        batch_timeout_micros=0,
+        max_enqueued_batches=options.pool_size * 100,
+        num_batch_threads=options.pool_size,
+        enable_large_batch_splitting=True,
+        max_execution_batch_size=model_batch_size if model_batch_size > 1 else default_allowed,
+    )
 
 
 def _check_dtype(detail: TensorDetail, value: np.ndarray) -> None:

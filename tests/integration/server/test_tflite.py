@@ -2,8 +2,9 @@
 TF Serving's TfLiteSession (generated ``serving_default`` and embedded SignatureDefs), metadata, status, the
 SavedModel fallback and the preference when a version holds both.
 
-One live server for the module (about 10 s: conversions plus one start-up); models are converted with TF's own
-converter in the fixture.
+One live server for the module (--num_tflite_pools=2 --num_tflite_interpreters_per_pool=2, so requests go through
+TfLiteSession's batch scheduler) plus one with --platform_config_file (direct path); about 20 s in all. Models are
+converted with TF's own converter in the fixtures.
 """
 
 from __future__ import annotations
@@ -44,7 +45,8 @@ def lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     config = root / "models.config"
     config.write_text(models.models_config_text({name: root / name for name in MODELS}))
     server = start_tfs_serve(
-        [f"--model_config_file={config}", "--prefer_tflite_model=true", "--num_tflite_pools=2"],
+        [f"--model_config_file={config}", "--prefer_tflite_model=true", "--num_tflite_pools=2",
+         "--num_tflite_interpreters_per_pool=2"],
         ready_models={name: [1] for name in MODELS},
     )
     yield server

@@ -149,3 +149,64 @@ def test_not_a_tflite_model_fails_the_load() -> None:
         TfLiteSession(b"definitely not a flatbuffer", TfLiteOptions())
     assert info.value.code == Code.INTERNAL
     assert info.value.message.startswith("Cannot build Interpreter from buffer.")
+
+
+# ------------------------------------------------------------------------------------------------ per-pool batching
+def test_scheduler_options_follow_tflite_session() -> None:
+    assert tflite_servable._scheduler_config(TfLiteOptions(num_tflite_interpreters_per_pool=1), 1) is None
+    config = tflite_servable._scheduler_config(
+        TfLiteOptions(num_tflite_pools=3, num_tflite_interpreters_per_pool=2), 1
+    )
+    assert (config.max_batch_size, config.max_execution_batch_size) == (500, 250)  # ceil(500 / 2)
+    assert (config.num_batch_threads, config.max_enqueued_batches) == (3, 300)
+    assert config.enable_large_batch_splitting and config.batch_timeout_micros == 0
+    fixed = tflite_servable._scheduler_config(TfLiteOptions(num_tflite_interpreters_per_pool=3), 8)
+    assert fixed.max_execution_batch_size == 8  # a model with a fixed batch of 8 runs batches of 8
+
+
+def _invoke_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    sizes: list[int] = []
+    real_invoke = tflite_servable._invoke
+
+    def recording_invoke(pooled, inputs, outputs):  # type: ignore[no-untyped-def]
+        sizes.append(int(inputs[0][1].shape[0]))
+        return real_invoke(pooled, inputs, outputs)
+
+    monkeypatch.setattr(tflite_servable, "_invoke", recording_invoke)
+    return sizes
+
+
+def test_large_requests_are_split_into_execution_batches(half_plus_two: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    session = TfLiteSession(half_plus_two, TfLiteOptions(num_tflite_pools=2, num_tflite_interpreters_per_pool=2))
+    sizes = _invoke_sizes(monkeypatch)
+    x = np.arange(600, dtype=np.float32).reshape(600, 1)
+    try:
+        (y,) = session.run({"x": x}, ["y"])
+    finally:
+        session.close()
+    np.testing.assert_allclose(y, 0.5 * x + 2)
+    assert sizes == [250, 250, 100]
+
+
+def test_concurrent_requests_through_the_scheduler_get_their_own_rows(
+    half_plus_two: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = TfLiteSession(half_plus_two, TfLiteOptions(num_tflite_pools=2, num_tflite_interpreters_per_pool=4))
+    sizes = _invoke_sizes(monkeypatch)
+    results: dict[int, np.ndarray] = {}
+
+    def call(i: int) -> None:
+        x = np.full((i + 1, 1), float(i), np.float32)
+        results[i] = session.run({"x": x}, ["y"])[0]
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(6)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        session.close()
+    for i in range(6):
+        np.testing.assert_allclose(results[i], np.full((i + 1, 1), 0.5 * i + 2))
+    assert sum(sizes) == sum(i + 1 for i in range(6))  # every row ran exactly once, merged or not
