@@ -38,7 +38,8 @@ def _saved_model_with_tflite(export_dir: Path) -> Path:
 def lite_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     root = tmp_path_factory.mktemp("tflite_repo")
     models.publish_version(root, "hpt_lite", 1, tflite_models.build_half_plus_two_tflite)
-    models.publish_version(root, "hpt_lite_sig", 1, tflite_models.build_half_plus_two_tflite_with_sigdef)
+    sig_version = models.publish_version(root, "hpt_lite_sig", 1, tflite_models.build_half_plus_two_tflite_with_sigdef)
+    models.write_warmup_records(sig_version, [models.predict_warmup_record({"x": np.ones((2, 1), np.float32)})])
     models.publish_version(root, "two_inputs", 1, tflite_models.build_two_inputs_tflite)
     models.publish_version(root, "both", 1, _saved_model_with_tflite)
     models.publish_version(root, "saved_only", 1, models.build_half_plus_two_tf2)
@@ -140,6 +141,11 @@ def test_grpc_metadata_of_generated_and_embedded_signatures(lite_server: Any) ->
     assert sorted(two.inputs) == ["serving_default_k", "serving_default_x"]
     assert two.inputs["serving_default_k"].name == "serving_default_k:0"
     assert list(two.outputs) == ["PartitionedCall"]
+
+
+def test_warmup_records_replay_against_the_tflite_model(lite_server: Any) -> None:
+    log = lite_server.log_text()
+    assert "hpt_lite_sig/1/assets.extra/tf_serving_warmup_requests. Number of warmup records read: 1." in log
 
 
 def test_rest_metadata_and_status(lite_server: Any) -> None:
