@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -22,6 +23,7 @@ FlagType = Literal["int32", "int64", "bool", "string", "float"]
 Support = Literal["implemented", "ignored", "rejected"]
 
 INT32_MAX = 2**31 - 1
+NUM_SCHEDULABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -90,9 +92,8 @@ FLAGS: tuple[Flag, ...] = (
         "platform_config_file",
         "string",
         "",
-        "rejected",
-        "Text-format PlatformConfigMap.",
-        "only the built-in TensorFlow platform is supported; use the session/batching flags instead",
+        "implemented",
+        "Text-format PlatformConfigMap for the tensorflow platform; replaces the session/batching/warmup flags.",
     ),
     _f("per_process_gpu_memory_fraction", "float", 0.0, "ignored", "GPU memory fraction.", "the runtime is CPU-only"),
     _f("saved_model_tags", "string", "serve", "implemented", "Comma-separated MetaGraph tags to load."),
@@ -114,12 +115,23 @@ FLAGS: tuple[Flag, ...] = (
         "prefer_tflite_model",
         "bool",
         False,
-        "rejected",
-        "Load model.tflite instead of saved_model.pb.",
-        "TFLite models are not supported by the embedded runtime",
+        "implemented",
+        "Serve <version_dir>/model.tflite (TF Lite interpreter) instead of saved_model.pb when it is present.",
     ),
-    _f("num_tflite_pools", "int32", 0, "ignored", "TFLite interpreter pools.", "TFLite is not supported"),
-    _f("num_tflite_interpreters_per_pool", "int32", 1, "ignored", "TFLite interpreters.", "TFLite is not supported"),
+    _f(
+        "num_tflite_pools",
+        "int32",
+        NUM_SCHEDULABLE_CPUS,
+        "implemented",
+        "TF Lite interpreters per TF Lite model; a request waits for a free one (default: the CPU count).",
+    ),
+    _f(
+        "num_tflite_interpreters_per_pool",
+        "int32",
+        1,
+        "implemented",
+        "Above 1: concurrent TF Lite requests are merged into batches over the interpreters.",
+    ),
     _f(
         "enable_signature_method_name_check",
         "bool",
@@ -248,7 +260,7 @@ class ServerOptions:
     monitoring_config_file: str = ""
     remove_unused_fields_from_bundle_metagraph: bool = True
     prefer_tflite_model: bool = False
-    num_tflite_pools: int = 0
+    num_tflite_pools: int = NUM_SCHEDULABLE_CPUS
     num_tflite_interpreters_per_pool: int = 1
     enable_signature_method_name_check: bool = False
     xla_cpu_compilation_enabled: bool = False

@@ -71,8 +71,7 @@ def test_tfs_serve_console_script_passes_flags_through() -> None:
         (["--port", "8500"], "Flag --port needs a value: write --port=VALUE"),
         (["--port=abc"], "Invalid value for int32 flag --port: 'abc'"),
         (["--enable_batching=maybe"], "Invalid value for bool flag --enable_batching"),
-        (["--model_base_path=/x", "--platform_config_file=/p"], "--platform_config_file is not supported"),
-        (["--model_base_path=/x", "--prefer_tflite_model=true"], "--prefer_tflite_model is not supported"),
+        (["--model_base_path=/x", "--use_alts_credentials=true"], "--use_alts_credentials is not supported"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], message: str) -> None:
@@ -90,6 +89,8 @@ def test_bad_flags_exit_2(args: list[str], message: str) -> None:
         (["--model_base_path=/x", "--port=0"],
          "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."),
         (["--model_config_file=/does/not/exist.config"], "Could not read model config file /does/not/exist.config"),
+        (["--model_base_path=/x", "--platform_config_file=/does/not/exist"],
+         "Could not read platform config file /does/not/exist"),
     ],
 )
 def test_invalid_options_fail_to_start(args: list[str], message: str) -> None:
