@@ -82,17 +82,18 @@ def probes(spec: DeploymentSpec, k: KubernetesSpec, grpc_port: int, rest_port: i
     """Readiness: the model's metadata over REST (httpGet, no curl needed). Liveness: the gRPC health service when
     enabled, else the gRPC port (tcpSocket). Start-up: the same check, allowed ``startup_timeout_seconds`` since
     TF Serving opens its ports only after the first load of every model."""
-    if spec.server.enable_grpc_healthcheck_service:
-        alive: dict[str, Any] = {"grpc": {"port": grpc_port, "service": HEALTH_SERVICE}}
-    else:
-        alive = {"tcpSocket": {"port": grpc_port}}
+    def alive() -> dict[str, Any]:  # a fresh dict per probe: no shared structure in the manifests
+        if spec.server.enable_grpc_healthcheck_service:
+            return {"grpc": {"port": grpc_port, "service": HEALTH_SERVICE}}
+        return {"tcpSocket": {"port": grpc_port}}
+
     period = 10
     return {
-        "startupProbe": {**alive, "periodSeconds": period, "timeoutSeconds": 5,
+        "startupProbe": {**alive(), "periodSeconds": period, "timeoutSeconds": 5,
                          "failureThreshold": math.ceil(k.startup_timeout_seconds / period)},
         "readinessProbe": {"httpGet": {"path": readiness_path(k), "port": rest_port}, "periodSeconds": 5,
                            "timeoutSeconds": 5, "failureThreshold": 2},
-        "livenessProbe": {**alive, "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": 3},
+        "livenessProbe": {**alive(), "periodSeconds": period, "timeoutSeconds": 5, "failureThreshold": 3},
     }
 
 
