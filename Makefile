@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[toolkit,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toolkit,dev,k8s]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -20,6 +20,7 @@ SUBCOMMANDS: dict[str, str] = {
     "status": "toolkit.launch.cli:status_command",
     "logs": "toolkit.launch.cli:logs_command",
     "compose": "toolkit.launch.cli:compose_command",
+    "k8s": "toolkit.k8s.cli:k8s_command",
     "smoke": "toolkit.smoke.cli:smoke_command",
 }
 
@@ -33,6 +34,7 @@ SHORT_HELP: dict[str, str] = {
     "status": "Models, versions, states and labels from the live server.",
     "logs": "Show (or follow with -f) the server's logs.",
     "compose": "Write compose.yaml / compose.cpu.yaml from deploy/deployment.toml (--check: verify).",
+    "k8s": "Write Kubernetes and KServe manifests from deploy/deployment.toml (--check: verify).",
     "smoke": "Release gate: check a live server serves the right versions, labels, signatures and outputs.",
 }
 

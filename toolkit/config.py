@@ -13,6 +13,7 @@ import posixpath
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import text_format
 
@@ -159,6 +160,17 @@ def build_batching_config(spec: DeploymentSpec) -> serving_config_pb2.BatchingPa
     return config
 
 
+def build_config_messages(spec: DeploymentSpec, models_dir: Path | None = None) -> dict[str, Any]:
+    """File name -> validated message for every config file this deployment uses (``tfs config`` writes them,
+    ``tfs k8s`` puts their text into a ConfigMap)."""
+    messages: dict[str, Any] = {MODELS_CONFIG: build_model_server_config(spec, models_dir)}
+    if spec.monitoring.enabled:
+        messages[MONITORING_CONFIG] = build_monitoring_config(spec)
+    if spec.batching.enabled:
+        messages[BATCHING_CONFIG] = build_batching_config(spec)
+    return messages
+
+
 def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-def]
     """Write a message in text format atomically, then re-read it and insist it parses back identical."""
     text = text_format.MessageToString(message)
@@ -200,9 +212,10 @@ def generate_config(deploy_dir: str | Path = "deploy", spec: DeploymentSpec | No
     deploy = Path(deploy_dir)
     if spec is None:
         spec = load_spec(deploy / SPEC_FILE)
-    models = build_model_server_config(spec, deploy / "models")
-    monitoring = build_monitoring_config(spec) if spec.monitoring.enabled else None
-    batching = build_batching_config(spec) if spec.batching.enabled else None
+    messages = build_config_messages(spec, deploy / "models")
+    models = messages[MODELS_CONFIG]
+    monitoring = messages.get(MONITORING_CONFIG)
+    batching = messages.get(BATCHING_CONFIG)
     models_path = deploy / MODELS_CONFIG
     write_text_proto(models, models_path)
     monitoring_path = batching_path = None
@@ -236,6 +249,8 @@ def server_flags(spec: DeploymentSpec, config_root: str = CONTAINER_CONFIG_ROOT)
         flags.append("--allow_version_labels_for_unavailable_models=true")
     if not spec.server.enable_model_warmup:
         flags.append("--enable_model_warmup=false")
+    if spec.server.enable_grpc_healthcheck_service:
+        flags.append("--enable_grpc_healthcheck_service=true")
     return flags
 
 
@@ -260,6 +275,7 @@ __all__ = [
     "GeneratedConfig",
     "SpecError",
     "build_batching_config",
+    "build_config_messages",
     "build_model_server_config",
     "build_monitoring_config",
     "generate_config",
