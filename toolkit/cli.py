@@ -25,7 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
 
 SHORT_HELP: dict[str, str] = {
     "export": "Export a model into a numbered, validated version folder.",
-    "inspect": "Show the signatures of a SavedModel or version folder.",
+    "inspect": "Show a SavedModel's signatures, or a checkpoint's variables (inspect checkpoint PATH).",
     "config": "Generate models.config, monitoring.config and batching.config.",
     "serve": "Run the embedded TensorFlow-Serving-compatible model server.",
     "up": "Generate the config, start the server (Docker or embedded), wait until models are AVAILABLE.",
