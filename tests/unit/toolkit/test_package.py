@@ -19,6 +19,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from tests.unit.toolkit.test_cli import run_tfs  # noqa: E402
 from tests.unit.toolkit.test_export import X, export_affine  # noqa: E402
+from toolkit.cli import main  # noqa: E402
 from toolkit.export.errors import ExportError, ValidationError  # noqa: E402
 from toolkit.export.testdata import load_test_data  # noqa: E402
 from toolkit.package import MANIFEST_NAME, PackageError, pack, unpack  # noqa: E402
@@ -181,15 +182,14 @@ def test_pack_errors(repo: Path, tmp_path: Path) -> None:
     assert not list(tmp_path.iterdir())  # no temporary file left behind
 
 
-def test_cli_pack_unpack_and_refusal(repo: Path, tmp_path: Path) -> None:
+def test_cli_pack_unpack_and_refusal(repo: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "affine-1.tfs.tar.gz"
-    proc = run_tfs("pack", "affine/1", "-o", str(out), "--repository", str(repo))
-    assert proc.returncode == 0, proc.stderr
-    assert f"sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}" in proc.stdout
-    proc = run_tfs("unpack", str(out), "--repository", str(tmp_path / "models"), "--name", "copy")
-    assert proc.returncode == 0, proc.stderr
-    assert "published copy version 1" in proc.stdout and (tmp_path / "models" / "copy" / "1" / "saved_model.pb").is_file()
+    assert main(["pack", "affine/1", "-o", str(out), "--repository", str(repo)]) == 0
+    assert f"sha256 {hashlib.sha256(out.read_bytes()).hexdigest()}" in capsys.readouterr().out
+    assert main(["unpack", str(out), "--repository", str(tmp_path / "models"), "--name", "copy"]) == 0
+    assert "published copy version 1" in capsys.readouterr().out
+    assert (tmp_path / "models" / "copy" / "1" / "saved_model.pb").is_file()
     bad = _rewrite(out, tmp_path / "bad.tfs.tar.gz", lambda m, d: (m, d), [_entry("../evil", payload=b"x")])
-    proc = run_tfs("unpack", str(bad), "--repository", str(tmp_path / "other"))
+    proc = run_tfs("unpack", str(bad), "--repository", str(tmp_path / "other"))  # the real console entry
     assert proc.returncode == 1 and "path escapes the package" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "other").exists()
