@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from toolkit.repository import list_versions, parse_version
+from toolkit.repository import list_versions, version_dir
 from toolkit.savedmodel import SAVED_MODEL_PB, SavedModelError, Signature, read_signatures
 
 
@@ -18,9 +18,7 @@ def inspect_saved_model(path: str | Path, tags: str = "serve") -> dict[str, Any]
     versions = list_versions(path)
     target = path
     if not (path / SAVED_MODEL_PB).is_file() and versions:
-        # the folder of the highest version, whatever its spelling ("7", "007")
-        target = max((c for c in path.iterdir() if parse_version(c.name) is not None),
-                     key=lambda c: parse_version(c.name) or 0)
+        target = version_dir(path)  # the highest version, whatever its spelling ("7", "007")
     signatures = read_signatures(target, tags)
     assets_extra = target / "assets.extra"
     return {
