@@ -21,6 +21,7 @@ SUBCOMMANDS: dict[str, str] = {
     "logs": "toolkit.launch.cli:logs_command",
     "compose": "toolkit.launch.cli:compose_command",
     "smoke": "toolkit.smoke.cli:smoke_command",
+    "bench": "toolkit.bench.cli:bench_command",
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -34,6 +35,7 @@ SHORT_HELP: dict[str, str] = {
     "logs": "Show (or follow with -f) the server's logs.",
     "compose": "Write compose.yaml / compose.cpu.yaml from deploy/deployment.toml (--check: verify).",
     "smoke": "Release gate: check a live server serves the right versions, labels, signatures and outputs.",
+    "bench": "Load-test a live server over gRPC/REST: concurrency sweep or fixed rate, stable percentiles.",
 }
 
 
