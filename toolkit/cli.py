@@ -25,6 +25,7 @@ SUBCOMMANDS: dict[str, str] = {
     "compose": "toolkit.launch.cli:compose_command",
     "k8s": "toolkit.k8s.cli:k8s_command",
     "smoke": "toolkit.smoke.cli:smoke_command",
+    "bench": "toolkit.bench.cli:bench_command",
 }
 
 SHORT_HELP: dict[str, str] = {
@@ -42,6 +43,7 @@ SHORT_HELP: dict[str, str] = {
     "compose": "Write compose.yaml / compose.cpu.yaml from deploy/deployment.toml (--check: verify).",
     "k8s": "Write Kubernetes and KServe manifests from deploy/deployment.toml (--check: verify).",
     "smoke": "Release gate: check a live server serves the right versions, labels, signatures and outputs.",
+    "bench": "Load-test a live server over gRPC/REST: concurrency sweep or fixed rate, stable percentiles.",
 }
 
 
