@@ -169,28 +169,24 @@ class ModelServer:
             session_options.config_proto()  # parse errors are start-up errors
 
         def load(name: str, version: int, path: str) -> Servable:
-            servable = Servable(name, version, path, session_options)
+            try:
+                servable = Servable(name, version, path, session_options)
+            except BaseException:
+                metrics.saved_model_load_attempt_count.inc(path, "fail")
+                raise
+            metrics.saved_model_load_attempt_count.inc(path, "success")
             try:
                 if batching_runner is not None:
                     batching_runner.prepare(servable)
                 if o.enable_model_warmup:
-                    start = time.perf_counter()
-                    status = "OK"
-                    try:
-                        warmup.run_warmup(
-                            servable,
-                            inference_options,
-                            o.num_request_iterations_for_warmup,
-                            runner=runner,
-                            on_record=lambda: metrics.warmup_request_count.inc(name, version),
-                        )
-                    except ServingError as exc:
-                        status = exc.code.name
-                        raise
-                    finally:
-                        metrics.model_warmup_latency.observe(
-                            path, status, value=(time.perf_counter() - start) * 1e6
-                        )
+                    warmup.run_warmup(
+                        servable,
+                        inference_options,
+                        o.num_request_iterations_for_warmup,
+                        runner=runner,
+                        on_record=lambda: metrics.warmup_request_count.inc(name, version),
+                        metrics=metrics,
+                    )
             except BaseException:
                 servable.close()
                 raise

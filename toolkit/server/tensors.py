@@ -87,8 +87,7 @@ def supported(dtype: int) -> bool:
 
 
 def shape_of(proto: tensor_pb2.TensorProto) -> tuple[int, ...]:
-    if proto.tensor_shape.unknown_rank:
-        raise TensorParseError("tensor shape has unknown rank")
+    """The dims as Tensor::FromProto reads them (``unknown_rank`` is not looked at; a negative size is invalid)."""
     dims = tuple(d.size for d in proto.tensor_shape.dim)
     if any(d < 0 for d in dims):
         raise TensorParseError(f"negative dimension in tensor shape {list(dims)}")
@@ -123,8 +122,7 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
         values = np.array(list(raw), dtype=np.int64).astype(np.uint16).view(np_dtype)
     elif proto.dtype in (DT.DT_COMPLEX64, DT.DT_COMPLEX128):
         flat = np.array(list(raw), dtype=np.float64)
-        if flat.size % 2:
-            raise TensorParseError("complex values must come in (real, imag) pairs")
+        flat = flat[: flat.size - flat.size % 2]  # FromProto counts whole (real, imag) pairs only
         values = (flat[0::2] + 1j * flat[1::2]).astype(np_dtype)
     elif field == "int_val":
         # int8/16/uint8/16 travel in int32 fields; out-of-range values wrap, as the C++ cast in FromProto does
@@ -135,11 +133,12 @@ def to_numpy(proto: tensor_pb2.TensorProto) -> np.ndarray:
 
 
 def _fill(values: np.ndarray, count: int, shape: tuple[int, ...], zero: object) -> np.ndarray:
-    """Tensor::FromProto semantics: fewer values than elements repeat the last one (or zero if none)."""
+    """Tensor::FromProto semantics: fewer values than elements repeat the last one (or zero if none); values
+    beyond the element count are ignored."""
     n = values.shape[0]
     if n > count:
-        raise TensorParseError(f"{n} values given for a tensor of shape {list(shape)} ({count} elements)")
-    if n < count:
+        values = values[:count]
+    elif n < count:
         fill = values[-1] if n else zero
         values = np.concatenate([values, np.full(count - n, fill, dtype=values.dtype)])
     return values.reshape(shape)

@@ -47,13 +47,29 @@ def test_short_typed_list_repeats_last_value_and_empty_is_zero() -> None:
     assert tensors.to_numpy(proto).tolist() == [0, 0, 0, 0]
 
 
-@pytest.mark.parametrize("mutate", ["too_many", "bad_content", "bad_dtype", "negative_dim"])
+def test_lenient_protos_are_read_as_tensor_fromproto_does() -> None:
+    """Checked against TF's C++ Tensor::FromProto (tf.raw_ops.ParseTensor): extra values are ignored, unknown_rank
+    is not looked at, an odd float count of a complex tensor counts whole pairs only."""
+    import tensorflow as tf
+
+    extra = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[1, 2, 3])
+    extra.tensor_shape.dim.add().size = 2
+    unknown = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT32, int_val=[7, 8])
+    unknown.tensor_shape.unknown_rank = True
+    odd = tensor_pb2.TensorProto(dtype=types_pb2.DT_COMPLEX64, scomplex_val=[1, 2, 3])
+    odd.tensor_shape.dim.add().size = 2
+    strings = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[b"a", b"b"])
+    strings.tensor_shape.dim.add().size = 1
+    for proto in (extra, unknown, odd, strings):
+        expected = tf.raw_ops.ParseTensor(serialized=proto.SerializeToString(), out_type=proto.dtype).numpy()
+        np.testing.assert_array_equal(tensors.to_numpy(proto), expected)
+
+
+@pytest.mark.parametrize("mutate", ["bad_content", "bad_dtype", "negative_dim"])
 def test_invalid_protos(mutate: str) -> None:
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
     proto.tensor_shape.dim.add().size = 2
-    if mutate == "too_many":
-        proto.float_val.extend([1, 2, 3])
-    elif mutate == "bad_content":
+    if mutate == "bad_content":
         proto.tensor_content = b"\x00" * 7
     elif mutate == "bad_dtype":
         proto.dtype = types_pb2.DT_RESOURCE
@@ -284,3 +300,18 @@ def test_batch_runs_until_the_latest_task_deadline_and_expired_tasks_are_not_run
     assert (info.value.code, info.value.message) == (
         Code.RESOURCE_EXHAUSTED, "Run() timeout exceeded while waiting in batching queue"
     )
+
+
+def test_reload_config_metric_values_follow_get_metrics() -> None:
+    """model_service_impl.cc GetMetrics: a counter by its TF monitoring name, valued by its first point (label
+    order); the Prometheus spelling is not a monitoring name."""
+    from toolkit.server.core import ServingCoreImpl
+    from toolkit.server.inference import InferenceOptions
+
+    metrics = ServerMetrics()
+    core = ServingCoreImpl(None, metrics, InferenceOptions())  # type: ignore[arg-type]
+    metrics.request_count.inc("b", "OK", amount=5)
+    metrics.request_count.inc("a", "NOT_FOUND", amount=2)
+    assert core._metric_value("/tensorflow/serving/request_count") == 2  # ("a", "NOT_FOUND") comes first
+    assert core._metric_value(":tensorflow:serving:request_count") == 0
+    assert core._metric_value("/tensorflow/serving/nope") == 0
