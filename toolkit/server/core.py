@@ -180,10 +180,10 @@ class ServingCoreImpl:
             self.metrics.request_example_count_total.inc(name, amount=count)
             return result
 
-        with self._observed(name, "multi_inference", entrypoint) as info:
-            with self.manager.servable(spec) as servable:  # the lookup first, then the task checks
-                info["version"] = servable.version
-                return inference.run_multi_inference(servable, request, self.options, timeout, run_and_count)
+        # the lookup first, then the task checks (multi_inference_helper.cc)
+        with self._observed(name, "multi_inference", entrypoint) as info, self.manager.servable(spec) as servable:
+            info["version"] = servable.version
+            return inference.run_multi_inference(servable, request, self.options, timeout, run_and_count)
 
     # ------------------------------------------------------------------------------------------ metadata
     def get_model_metadata(
