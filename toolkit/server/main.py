@@ -164,6 +164,7 @@ class ModelServer:
             intra_op=o.tensorflow_intra_op_parallelism or o.tensorflow_session_parallelism,
             inter_op=o.tensorflow_inter_op_parallelism or o.tensorflow_session_parallelism,
             session_config_file=o.tensorflow_session_config_file,
+            fixed_timeouts_ms=(o.rest_api_timeout_in_ms,) if o.rest_api_timeout_in_ms > 0 else (),
         )
         if o.tensorflow_session_config_file:
             session_options.config_proto()  # parse errors are start-up errors
