@@ -142,8 +142,6 @@ class BatchScheduler:
                 )
             self._queue.append(task)
             self._cond.notify_all()
-        for _ in feeds:  # ComputeInputSize records every input tensor's 0th dimension
-            self.metrics.input_batch_size.observe(self.servable.name, value=size)
         task.done.wait()
         if task.error is not None:
             raise task.error
@@ -197,10 +195,11 @@ class BatchScheduler:
 
     def _process(self, batch: list[_Task]) -> None:
         try:
+            self._record_queuing(batch)
             timeout = self._batch_timeout(batch)
             merged, padded_size = self._merge(batch)
             outputs = self.servable.run(merged, self.fetches, timeout)
-            self.metrics.batch_size.observe(self.servable.name, value=padded_size)
+            self.metrics.wrapped_run_count.inc()
             for output in outputs:
                 if output.ndim == 0:
                     raise ServingError(Code.FAILED_PRECONDITION, "Batched output tensor has 0 dimensions")
@@ -225,6 +224,11 @@ class BatchScheduler:
             for task in batch:
                 task.done.set()
 
+    def _record_queuing(self, batch: list[_Task]) -> None:
+        now = time.monotonic()
+        for task in batch:
+            self.metrics.queuing_latency.observe("", value=(now - task.enqueued) * 1e6)
+
     @staticmethod
     def _batch_timeout(batch: list[_Task]) -> float | None:
         """ProcessBatch: the batch runs until the latest deadline of its tasks (counted from each task's enqueue
@@ -245,6 +249,9 @@ class BatchScheduler:
             if allowed >= total:
                 padded = allowed
                 break
+        # MergeInputTensors records these before merging (whether or not the merge then succeeds).
+        self.metrics.padding_size.observe(padded, value=padded - total)
+        self.metrics.batch_size.observe(value=padded)
         merged: dict[str, np.ndarray] = {}
         for name in batch[0].feeds:
             parts = [t.feeds[name] for t in batch]
@@ -317,7 +324,9 @@ class BatchingRunner:
         fetches: list[str],
         timeout: float | None,
     ) -> list[np.ndarray]:
-        task_size(feeds)  # InternalRun's ComputeInputSize, before the task is queued
+        size = task_size(feeds)  # InternalRun's ComputeInputSize, before the task is queued ...
+        for _ in feeds:  # ... which records every input tensor's 0th dimension
+            self.metrics.input_batch_size.observe(value=size)
         batch_fetches = sorted(set(fetches))  # TensorSignature keeps output names as a sorted set
         key = (tuple(sorted(feeds)), tuple(batch_fetches))
         with self._lock:

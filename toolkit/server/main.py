@@ -5,6 +5,7 @@ then poll the config file. SIGTERM/SIGINT stop accepting, drain in-flight reques
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -194,30 +195,31 @@ class ModelServer:
             batching_runner = batching.BatchingRunner(default, metrics, per_model_batching)
             runner = batching_runner
             log.info("Batching enabled: %s", default)
+        if o.rest_api_timeout_in_ms > 0:  # the deadline every REST call gets, so its callable can be cached
+            settings = dataclasses.replace(
+                settings,
+                session=dataclasses.replace(settings.session, fixed_timeouts_ms=(o.rest_api_timeout_in_ms,)),
+            )
 
         def load(name: str, version: int, path: str) -> Servable:
-            servable = create_servable(name, version, path, settings.session, settings.tflite)
+            try:
+                servable = create_servable(name, version, path, settings.session, settings.tflite)
+            except BaseException:
+                metrics.saved_model_load_attempt_count.inc(path, "fail")
+                raise
+            metrics.saved_model_load_attempt_count.inc(path, "success")
             try:
                 if batching_runner is not None:
                     batching_runner.prepare(servable)
                 if settings.warmup:
-                    start = time.perf_counter()
-                    status = "OK"
-                    try:
-                        warmup.run_warmup(
-                            servable,
-                            inference_options,
-                            settings.warmup_iterations,
-                            runner=runner,
-                            on_record=lambda: metrics.warmup_request_count.inc(name, version),
-                        )
-                    except ServingError as exc:
-                        status = exc.code.name
-                        raise
-                    finally:
-                        metrics.model_warmup_latency.observe(
-                            path, status, value=(time.perf_counter() - start) * 1e6
-                        )
+                    warmup.run_warmup(
+                        servable,
+                        inference_options,
+                        settings.warmup_iterations,
+                        runner=runner,
+                        on_record=lambda: metrics.warmup_request_count.inc(name, version),
+                        metrics=metrics,
+                    )
             except BaseException:
                 servable.close()
                 raise

@@ -46,8 +46,9 @@ def batch_server(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
 def _histogram(server, name: str) -> tuple[int, float]:  # type: ignore[no-untyped-def]
     text = httpx.get(server.rest_url + "/metrics", timeout=10).text
     prefix = f":tensorflow:serving:batching_session:{name}"
-    count = re.search(rf'^{prefix}_count{{model_name="double"}} (\S+)$', text, re.MULTILINE)
-    total = re.search(rf'^{prefix}_sum{{model_name="double"}} (\S+)$', text, re.MULTILINE)
+    # process-wide, no labels: TF's batching session metrics carry no model name
+    count = re.search(rf'^{prefix}_count (\S+)$', text, re.MULTILINE)
+    total = re.search(rf'^{prefix}_sum (\S+)$', text, re.MULTILINE)
     return (int(count.group(1)) if count else 0, float(total.group(1)) if total else 0.0)
 
 

@@ -3,6 +3,8 @@ typed output fields, and TF Serving's error codes and messages."""
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import numpy as np
 import pytest
@@ -366,6 +368,35 @@ def test_reload_rejects_non_list_config(model_stub) -> None:  # type: ignore[no-
     )
 
 
+def test_multi_inference_records_example_counts_only(tfs_server, stub) -> None:  # type: ignore[no-untyped-def]
+    """multi_inference.cc records RecordRequestExampleCount; gRPC MultiInference records no request metrics, and
+    Classify / Regress record no example counts (newest source)."""
+    import httpx
+
+    def scrape() -> str:
+        return httpx.get(tfs_server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
+
+    def value(text: str, key: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(key + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    total = ':tensorflow:serving:request_example_count_total{model="half_plus_two_tf1"}'
+    before = scrape()
+    request = inference_pb2.MultiInferenceRequest()
+    task = request.tasks.add()
+    task.model_spec.name = "half_plus_two_tf1"
+    task.model_spec.signature_name = "regress_x_to_y"
+    task.method_name = "tensorflow/serving/regress"
+    request.input.example_list.examples.extend([example(x=1.0), example(x=2.0), example(x=3.0)])
+    stub.MultiInference(request, timeout=30)
+    stub.Regress(regress_request("half_plus_two_tf1", [1.0, 2.0], signature="regress_x_to_y"), timeout=30)
+    after = scrape()
+    assert value(after, total) - value(before, total) == 3
+    assert 'API="MultiInference"' not in after and 'API="multi_inference"' not in after
+
+
 def test_metrics_count_grpc_requests(tfs_server, stub) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
@@ -374,7 +405,13 @@ def test_metrics_count_grpc_requests(tfs_server, stub) -> None:  # type: ignore[
     text = httpx.get(tfs_server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
     assert ':tensorflow:serving:request_count{model_name="half_plus_two_tf1",status="OK"}' in text
     assert ':tensorflow:serving:request_count{model_name="nope",status="NOT_FOUND"}' in text
-    assert ('request_latency_bucket{model_name="half_plus_two_tf1",API="predict",entrypoint="GRPC",le="+Inf"}'
+    # prediction_service_impl.cc: API label capitalised; latency recorded only for successful requests
+    assert ('request_latency_bucket{model_name="half_plus_two_tf1",API="Predict",entrypoint="GRPC",le="+Inf"}'
             in text)
-    assert ':tensorflow:serving:model_load_count{model_name="half_plus_two",status="OK"} 2' in text
-    assert ':tensorflow:serving:loaded_versions{model_name="half_plus_two"} 2' in text
+    assert 'request_latency_bucket{model_name="nope"' not in text
+    assert 'runtime_latency_count{model_name="half_plus_two_tf1",API="Predict",runtime="TF1"}' in text
+    assert ':tfs_toolkit:serving:model_load_count{model_name="half_plus_two",status="OK"} 2' in text
+    assert ':tfs_toolkit:serving:loaded_versions{model_name="half_plus_two"} 2' in text
+    # TF's SavedModel loader metric, which TF Serving's process exports: one successful load per version folder
+    assert re.search(r'^:tensorflow:cc:saved_model:load_attempt_count\{model_path="[^"]*/half_plus_two/2",'
+                     r'status="success"\} 1$', text, re.MULTILINE)

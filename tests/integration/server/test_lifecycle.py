@@ -201,7 +201,7 @@ def test_sigterm_drains_in_flight_request_and_exits_0(repo: Path, tmp_path: Path
     thread = threading.Thread(target=call)
     thread.start()
     metrics_url = server.rest_url + "/monitoring/prometheus/metrics"
-    wait_for(lambda: 'input_batch_size_count{model_name="hp"} 1' in httpx.get(metrics_url, timeout=5).text,
+    wait_for(lambda: 'batching_session:input_batch_size_count 1' in httpx.get(metrics_url, timeout=5).text,
              timeout=30, what="request queued in the batch scheduler")
     server.process.send_signal(15)
     thread.join(timeout=60)

@@ -251,20 +251,27 @@ def _metric_value(text: str, sample: str) -> float:
     return 0.0
 
 
-def test_example_count_metrics_follow_classify_and_regress(tfs_server: Any) -> None:
-    """util.cc RecordRequestExampleCount: :tensorflow:serving:request_example_count_total{model=...} and the
-    request_example_counts histogram grow by the number of tf.Examples of each successful request."""
+def test_rest_request_metrics(tfs_server: Any) -> None:
+    """http_server.cc: every REST request reaching a model is counted by status; its latency is recorded only
+    when it succeeds, with the URL's method as API label (empty for status GETs). Classify / regress record no
+    example counts (only MultiInference does, in the newest source)."""
     total = ':tensorflow:serving:request_example_count_total{model="half_plus_two_tf1"}'
-    count = ':tensorflow:serving:request_example_counts_count{model="half_plus_two_tf1"}'
-    bucket = ':tensorflow:serving:request_example_counts_bucket{model="half_plus_two_tf1",le="4"}'
+    latency = ':tensorflow:serving:request_latency_count{model_name="half_plus_two_tf1",API="regress",entrypoint="REST"}'
+    errors = ':tensorflow:serving:request_count{model_name="half_plus_two_tf1",status="INVALID_ARGUMENT"}'
+    status_latency = ':tensorflow:serving:request_latency_count{model_name="half_plus_two_tf1",API="",entrypoint="REST"}'
     before = _call(tfs_server, "GET", METRICS_PATH).text
     body = {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}, {"x": 3.0}]}
     _ok(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", body)
     _error(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", {"signature_name": "nope", "examples": [{}]})
+    _ok(tfs_server, "GET", "/v1/models/half_plus_two_tf1")
     after = _call(tfs_server, "GET", METRICS_PATH).text
-    assert _metric_value(after, total) - _metric_value(before, total) == 3
-    assert _metric_value(after, count) - _metric_value(before, count) == 1  # the failed request is not counted
-    assert _metric_value(after, bucket) - _metric_value(before, bucket) == 1
+    assert _metric_value(after, latency) - _metric_value(before, latency) == 1  # the failed request: no latency
+    assert _metric_value(after, errors) - _metric_value(before, errors) == 1  # ... but counted
+    assert _metric_value(after, status_latency) - _metric_value(before, status_latency) == 1
+    assert _metric_value(after, total) == _metric_value(before, total)
+    _error(tfs_server, "POST", "/v1/models/not_served_here:predict", {"instances": [1.0]})
+    text = _call(tfs_server, "GET", METRICS_PATH).text
+    assert ':tensorflow:serving:request_count{model_name="not_served_here",status="NOT_FOUND"} 1' in text
 
 
 def test_huge_declared_body_is_refused_not_crashing(tfs_server: Any) -> None:

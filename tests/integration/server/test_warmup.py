@@ -86,9 +86,11 @@ def _metric(server, pattern: str) -> float | None:  # type: ignore[no-untyped-de
 
 def test_warmup_records_are_replayed_at_load(warm_server, warm_repo: Path) -> None:  # type: ignore[no-untyped-def]
     # 3 records x 2 iterations for w; 3 records (classify, regress, multi-inference) x 2 for t
-    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_request_count\{model_name="w",version="1"\} (\S+)$') == 6
-    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_request_count\{model_name="t",version="1"\} (\S+)$') == 6
+    assert _metric(warm_server, r'^:tfs_toolkit:serving:model_warmup_request_count\{model_name="w",version="1"\} (\S+)$') == 6
+    assert _metric(warm_server, r'^:tfs_toolkit:serving:model_warmup_request_count\{model_name="t",version="1"\} (\S+)$') == 6
     assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_latency_count\{model_path="[^"]*/w/1",status="OK"\} (\S+)$') == 1
+    # saved_model_warmup_util.cc: records read (not replays) per model path and status
+    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_records_read\{model_path="[^"]*/w/1",status="OK"\} (\S+)$') == 3
     log = warm_server.log_text()
     assert re.search(r"Finished reading warmup data for model at \S+/w/1/assets.extra/tf_serving_warmup_requests\. "
                      r"Number of warmup records read: 3\.", log)
