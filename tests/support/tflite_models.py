@@ -97,7 +97,7 @@ def with_signature_defs(model_bytes: bytes, signatures: dict[str, meta_graph_pb2
         for key in sorted(signatures):
             builder.Key(key)
             # A flexbuffer STRING holding the binary proto, as the C++ writer's fbb.String(key, bytes).
-            builder._WriteBlob(signatures[key].SerializeToString(), True, flexbuffers.Type.STRING)  # noqa: SLF001
+            builder._WriteBlob(signatures[key].SerializeToString(), True, flexbuffers.Type.STRING)
     model = flatbuffer_utils.read_model_from_bytearray(bytearray(model_bytes))
     buffer = schema.BufferT()
     buffer.data = list(builder.Finish())

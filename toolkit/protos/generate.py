@@ -33,8 +33,8 @@ def _tensorflow_descriptor_set(path: Path) -> None:
 
 
 def main() -> int:
-    from grpc_tools import protoc
     import grpc_tools
+    from grpc_tools import protoc
 
     here = Path(__file__).resolve().parent
     root = here.parent.parent

@@ -106,7 +106,7 @@ def parse_platform_config(text: str, source: str = "") -> SessionBundleConfig:
 
 
 def read_platform_config(path: str) -> SessionBundleConfig:
-    text = cfg._read_text(path, "platform config")  # noqa: SLF001 - the config files' one reader
+    text = cfg._read_text(path, "platform config")
     return parse_platform_config(text, path)
 
 

@@ -24,7 +24,12 @@ import numpy as np
 from toolkit.server import tensors
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.servable import Servable, SessionOptions, tf_module
-from toolkit.server.tflite_signatures import TensorDetail, build_signatures, fix_tensor_name, tensor_details
+from toolkit.server.tflite_signatures import (
+    TensorDetail,
+    build_signatures,
+    fix_tensor_name,
+    tensor_details,
+)
 
 log = logging.getLogger(__name__)
 
@@ -286,7 +291,7 @@ def _one_line(exc: BaseException) -> str:
 class TfLiteServable(Servable):
     """A loaded ``model.tflite`` version, with the SavedModel servable's reference counting and interface."""
 
-    def __init__(self, name: str, version: int, path: str, options: TfLiteOptions) -> None:  # noqa: D107
+    def __init__(self, name: str, version: int, path: str, options: TfLiteOptions) -> None:
         # Servable.__init__ loads a SavedModel; only its bookkeeping is shared (acquire/release/close).
         self.name = name
         self.version = version

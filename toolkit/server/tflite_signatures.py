@@ -127,14 +127,14 @@ def embedded_signature_defs(model_bytes: bytes) -> dict[str, meta_graph_pb2.Sign
         keys, values = serialized.Keys, serialized.Values
         # flexbuffers' AsString() gives "" for a value that is not a string; the C++ reader then parses "".
         raw = {keys[i].AsKey: values[i].AsStringBytes if values[i].IsString else b"" for i in range(len(keys))}
-    except Exception as exc:  # noqa: BLE001 - any flexbuffer problem is the reader's error
+    except Exception as exc:
         raise ServingError(Code.INTERNAL, f"Error reading signature def map: {exc}") from exc
     result: dict[str, meta_graph_pb2.SignatureDef] = {}
     for key, value in raw.items():
         signature = meta_graph_pb2.SignatureDef()
         try:
             signature.ParseFromString(bytes(value).split(b"\0", 1)[0])
-        except Exception as exc:  # noqa: BLE001 - protobuf raises DecodeError
+        except Exception as exc:
             raise ServingError(Code.INTERNAL, "Cannot parse signature def found in flatbuffer.") from exc
         result[key] = signature
     return result

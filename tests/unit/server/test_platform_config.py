@@ -6,7 +6,11 @@ from __future__ import annotations
 import pytest
 
 from toolkit.server import platform_config
-from toolkit.server.platform_config import PlatformConfigError, load_settings, parse_platform_config
+from toolkit.server.platform_config import (
+    PlatformConfigError,
+    load_settings,
+    parse_platform_config,
+)
 
 ADAPTER = "type.googleapis.com/tensorflow.serving.SavedModelBundleSourceAdapterConfig"
 
@@ -61,8 +65,8 @@ def test_deprecated_num_tflite_interpreters_is_the_fallback() -> None:
          "ModelWarmupOptions.num_model_warmup_threads"),
         (_platforms("in_graph_batching_parameters { }"), "in_graph_batching_parameters"),
         (_platforms("batching_parameters { max_batch_size { value: 0 } }"), "max_batch_size must be positive"),
-        ('platform_configs { key: "tensorflow" value { source_adapter_config { '
-         '[type.googleapis.com/tensorflow.serving.ModelServerConfig] { } } } }',
+        (('platform_configs { key: "tensorflow" value { source_adapter_config { '
+          '[type.googleapis.com/tensorflow.serving.ModelServerConfig] { } } } }'),
          "Couldn't find factory for config proto message type tensorflow.serving.ModelServerConfig"),
         ("platform_configs { key: ", "Error parsing text-format tensorflow.serving.PlatformConfigMap"),
     ],
