@@ -19,6 +19,7 @@ import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from toolkit.server.errors import Code, ServingError
+from toolkit.server.rest_numeric import NumericBlock
 from toolkit.server.rest_json import (
     debug_json,
     format_floats,
@@ -274,8 +275,37 @@ def _fast(value: list[Any], dtype: int) -> Dense | None:
     return Dense(dtype, shape, array.reshape(shape), None)
 
 
+class NeedsExactPath(Exception):
+    """A ``NumericBlock`` cannot be converted as is (wrong dtype, out of range): parse the body the exact way."""
+
+
+def block_to_dense(block: NumericBlock, dtype: int) -> Dense:
+    """The tensor of a numeric block, with the rules of ``_fast``; ``NeedsExactPath`` for anything else."""
+    values = block.values
+    np_dtype = _NUMPY.get(dtype)
+    if np_dtype is None or dtype == DT.DT_BOOL:
+        raise NeedsExactPath
+    if dtype in _FLOATS:
+        with np.errstate(over="ignore"):
+            array = values.astype(np.float64, copy=False).astype(np_dtype, copy=False)
+    else:
+        if not block.integers:
+            raise NeedsExactPath
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if dtype in _SMALL_INTS and (low < _INT32_MIN or high > _INT32_MAX):
+            raise NeedsExactPath
+        if dtype == DT.DT_UINT32 and (low < 0 or high > _UINT32_MAX):
+            raise NeedsExactPath
+        if dtype == DT.DT_UINT64 and low < 0:
+            raise NeedsExactPath
+        array = values.astype(np_dtype, copy=False)
+    return Dense(dtype, list(block.shape), array.reshape(block.shape), None)
+
+
 def json_to_dense(value: Any, dtype: int) -> Dense:
     """Convert one JSON value (scalar, b64 object or nested list) to a tensor of ``dtype`` (columnar rules)."""
+    if type(value) is NumericBlock:
+        return block_to_dense(value, dtype)
     if type(value) is list:
         fast = _fast(value, dtype)
         if fast is not None:
@@ -369,6 +399,11 @@ def _rows_fast(instances: list[Any], inputs: Mapping[str, int], named: bool) -> 
 
 def tensors_from_instances(instances: list[Any], inputs: Mapping[str, int]) -> dict[str, Dense]:
     """Row format (``FillTensorMapFromInstancesList``): stack each instance along a new batch dimension."""
+    if type(instances) is NumericBlock:  # plain numbers: stacking the rows gives the block itself
+        if len(inputs) > 1:
+            raise NeedsExactPath
+        name, dtype = next(iter(inputs.items()))
+        return {name: block_to_dense(instances, dtype)}
     if type(instances[0]) is not dict and len(inputs) > 1:
         raise invalid(
             "instances is a plain list, but expecting list of objects as multiple input tensors required as per "

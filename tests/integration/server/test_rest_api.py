@@ -362,3 +362,30 @@ def test_cors_flag_adds_headers_end_to_end(planet_server: Any) -> None:
                             headers={"Origin": "http://localhost:8080"})
     assert preflight.status == 200 and preflight.body == b""
     assert preflight.headers["access-control-allow-headers"] == "Content-Type"
+
+
+# ------------------------------------------------------------------------------------------------ framing (issue 10)
+
+
+@pytest.mark.parametrize(
+    "head",
+    [
+        b"Content-Length: +25\r\n\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n-1\r\n",
+        b"Transfer-Encoding: chunked\r\n\r\n0x19\r\n",
+        b"Content-Length: 25\r\nTransfer-Encoding: chunked\r\n\r\n19\r\n",
+    ],
+)
+def test_bad_framing_is_a_json_400_and_the_connection_closes(tfs_server: Any, head: bytes) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", tfs_server.rest_port), timeout=30) as sock:
+        sock.sendall(b"POST /v1/models/half_plus_two:predict HTTP/1.1\r\nHost: x\r\n" + head
+                     + b'{"instances": [1.0, 2.0]}\r\n')
+        reply = b""
+        while part := sock.recv(65536):  # the server closes: recv returns b"" (bounded by the socket timeout)
+            reply += part
+    head_part, _, body = reply.partition(b"\r\n\r\n")
+    assert head_part.startswith(b"HTTP/1.1 400 ")
+    assert list(json.loads(body)) == ["error"]
+    assert _ok(tfs_server, "GET", "/v1/models/half_plus_two")["model_version_status"]
