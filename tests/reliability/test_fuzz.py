@@ -36,6 +36,8 @@ def _rest_problem(case: fuzz.RestCase, answer: fuzz.HttpAnswer) -> str | None:
         return None if case.framing else "connection closed without an answer"
     if answer.status >= 500 or answer.status < 100:
         return f"status {answer.status}: {answer.body[:200]!r}"
+    if case.refuse and 200 <= answer.status < 300:
+        return f"accepted framing that RFC 9112 forbids (status {answer.status})"
     if case.valid and answer.status != 200:
         return f"a correct request got {answer.status}: {answer.body[:200]!r}"
     if answer.status >= 400:
