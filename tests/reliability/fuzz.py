@@ -33,6 +33,7 @@ class RestCase:
     raw: bytes
     framing: bool = False  # the framing itself is broken: closing without an answer is acceptable
     valid: bool = False  # a correct request: must answer 200
+    refuse: bool = False  # framing that RFC 9112 forbids (request smuggling behind a proxy): must not answer 2xx
 
 
 @dataclass(frozen=True)
@@ -175,17 +176,19 @@ def rest_cases(rng: random.Random, count: int) -> list[RestCase]:
     for _ in range(3):
         fixed.append(RestCase("gzip_over_limit", _post(_gzip_over_limit(), headers=gz)))
         fixed.append(RestCase("gzip_json_bomb", _post(_gzip_json_bomb(), headers=gz)))
-    for size in ("-1", "-2", "0x13", "+13", "zz", "1" * 40, "13 ", " 13"):
+    forbidden_sizes = {"-1", "-2", "0x13", "+13", "zz", "1" * 40}
+    for size in (*sorted(forbidden_sizes), "13 ", " 13"):
         body = b'{"instances":[1.0]}'
         raw = _request("POST", f"/v1/models/{MODEL}:predict", f"{size}\r\n".encode() + body + b"\r\n0\r\n\r\n",
                        [("Transfer-Encoding", "chunked")])
-        fixed.append(RestCase("bad_chunk_size", raw, framing=True))
-    for length in ("+19", " 19", "1_9", "-1", "0x13", "99999999999", "19, 19", "abc"):
+        fixed.append(RestCase("bad_chunk_size", raw, framing=True, refuse=size in forbidden_sizes))
+    forbidden_lengths = {"+19", "1_9", "-1", "0x13", "abc"}
+    for length in (*sorted(forbidden_lengths), " 19", "99999999999", "19, 19"):
         raw = _request("POST", f"/v1/models/{MODEL}:predict", b'{"instances":[1.0]}', [("Content-Length", length)])
-        fixed.append(RestCase("bad_content_length", raw, framing=True))
+        fixed.append(RestCase("bad_content_length", raw, framing=True, refuse=length in forbidden_lengths))
     fixed.append(RestCase("bad_content_length", _request(
         "POST", f"/v1/models/{MODEL}:predict", b'{"instances":[1.0]}',
-        [("Content-Length", "19"), ("Content-Length", "20")]), framing=True))
+        [("Content-Length", "19"), ("Content-Length", "20")]), framing=True, refuse=True))
     fixed.append(RestCase("te_and_cl", _request(
         "POST", f"/v1/models/{MODEL}:predict", b'13\r\n{"instances":[1.0]}\r\n0\r\n\r\n',
         [("Content-Length", "5"), ("Transfer-Encoding", "chunked")]), framing=True))

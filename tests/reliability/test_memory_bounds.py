@@ -58,6 +58,7 @@ def test_hostile_request_is_refused_without_growing_the_server(half_server, case
     with pytest.raises(grpc.RpcError) as info:
         stub.Predict(request, timeout=30)
     growth_mib = (rss.peak_kib(half_server.pid) - base) / 1024
+    print(f"\nHOSTILE {case}: {request.ByteSize()} bytes, server peak RSS +{growth_mib:.1f} MiB")
     assert info.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, info.value.details()
     assert "--max_request_fill_bytes" in info.value.details()
     assert growth_mib < HOSTILE_GROWTH_MIB, f"{case}: server peak RSS grew {growth_mib:.0f} MiB"
@@ -73,6 +74,7 @@ def test_request_at_the_fill_limit_is_served_within_a_small_multiple_of_it(half_
     base = rss.reset_peak(half_server.pid)
     response = stub.Predict(request, timeout=60)
     growth_mib = (rss.peak_kib(half_server.pid) - base) / 1024
+    print(f"\nAT FILL LIMIT: server peak RSS +{growth_mib:.0f} MiB")
     assert response.outputs["y"].tensor_shape.dim[0].size == count
     # Measured 322 MiB: the decoded input, TF's feed copy, the output array, its float_val field and the serialized
     # response are 64 MiB each. Bound: 6x the limit plus 64 MiB for the session's scratch memory.
