@@ -169,6 +169,7 @@ class ProcessFleet:
             self._conns.append(parent)
             self._procs.append(proc)
         self._active: list[Any] = []
+        self._pending: set[Any] = set()  # workers whose answer to the last command has not arrived yet
         self._samples: list[Sample] = []
         self.first_errors: dict[str, str] = {}
 
@@ -203,7 +204,6 @@ class ProcessFleet:
         self._samples = []
 
     def drain(self) -> list[Sample]:
-        self._pending: set[Any] = set()
         self._pump()
         samples, self._samples = self._samples, []
         return samples
