@@ -35,8 +35,7 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
-	$(BIN)/python benchmarks/bench_clients.py
-	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench_all.py
 	$(BIN)/python benchmarks/bench_freeze.py
 
 clean:

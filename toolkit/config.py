@@ -17,7 +17,7 @@ from typing import Any
 
 from google.protobuf import text_format
 
-from toolkit._extras import require
+from toolkit._extras import MissingExtraError, require
 from toolkit.deployment import (
     CONTAINER_CONFIG_ROOT,
     CONTAINER_MODELS_ROOT,
@@ -193,8 +193,14 @@ def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def read_model_server_config(path: str | Path):  # type: ignore[no-untyped-def]
-    """Parse a text-format ``models.config``; a syntax error names the file, line and column."""
-    pb2 = _model_server_config_pb2()
+    """Parse a text-format ``models.config``; a syntax error names the file, line and column.
+
+    Without tensorflow-serving-api (the light ``gate`` install of ``tfs smoke``) it is read into the clients' wire
+    copy of ``ModelServerConfig``: the same fields and names, so the same text parses the same way."""
+    try:
+        pb2 = _model_server_config_pb2()
+    except MissingExtraError:
+        from clients._proto import serving_pb2 as pb2
     config = pb2.ModelServerConfig()
     try:
         text_format.Parse(Path(path).read_text(encoding="utf-8"), config)

@@ -11,6 +11,7 @@ import multiprocessing
 import random
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from toolkit.bench.options import Level
@@ -23,8 +24,10 @@ OVERLOADED = "CLIENT_OVERLOADED"  # rate mode: a request not started because max
 class LocalFleet:
     """Load from this process's event loop."""
 
-    def __init__(self, target: Target, *, max_in_flight: int = 1024, seed: int = 0) -> None:
+    def __init__(self, target: Target, *, max_in_flight: int = 1024, seed: int = 0,
+                 make_requester: Callable[[Target, int], Any] = requester_for) -> None:
         self.target = target
+        self._make_requester = make_requester
         self.max_in_flight = max_in_flight
         self.seed = seed
         self._samples: list[Sample] = []
@@ -39,7 +42,7 @@ class LocalFleet:
         if self._requester is None or connections > self._connections:
             if self._requester is not None:
                 await self._requester.close()
-            self._requester = requester_for(self.target, connections)
+            self._requester = self._make_requester(self.target, connections)
             self._connections = connections
             await self._requester.open()
         self._running = True
@@ -50,7 +53,8 @@ class LocalFleet:
 
     async def _closed_loop(self) -> None:
         while self._running:
-            self._samples.append(await self._requester.send())
+            sample = await self._requester.send()
+            self._samples.append(sample)  # after the await: drain() may have swapped the list meanwhile
 
     async def _open_loop(self, level: Level) -> None:
         rng = random.Random(self.seed)
@@ -77,7 +81,8 @@ class LocalFleet:
                 await asyncio.gather(*in_flight, return_exceptions=True)
 
     async def _one(self) -> None:
-        self._samples.append(await self._requester.send())
+        sample = await self._requester.send()
+        self._samples.append(sample)
 
     def drain(self) -> list[Sample]:
         samples, self._samples = self._samples, []
@@ -164,6 +169,7 @@ class ProcessFleet:
             self._conns.append(parent)
             self._procs.append(proc)
         self._active: list[Any] = []
+        self._pending: set[Any] = set()  # workers whose answer to the last command has not arrived yet
         self._samples: list[Sample] = []
         self.first_errors: dict[str, str] = {}
 
@@ -198,7 +204,6 @@ class ProcessFleet:
         self._samples = []
 
     def drain(self) -> list[Sample]:
-        self._pending: set[Any] = set()
         self._pump()
         samples, self._samples = self._samples, []
         return samples

@@ -30,7 +30,8 @@ def plot_report(report: BenchReport, path: str | Path) -> Path:
                         xytext=(4, -10), fontsize=7, color=color)
     target = report.model + (f" v{report.version}" if report.version else "")
     m = report.machine
-    ax.set_title(f"tfs bench {target}\n{m.get('cpus', '?')} CPUs, {m.get('cpu', '')}", fontsize=9)
+    ax.set_title(f"tfs bench {target}\n{m.get('cpus', '?')} CPUs, {m.get('cpu', '')}, "
+                 f"load average {m.get('load_average_1m', '?')}", fontsize=9)
     ax.set_xlabel("throughput (requests/s)")
     ax.set_ylabel("latency (ms)")
     ax.set_ylim(bottom=0)

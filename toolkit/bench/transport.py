@@ -72,17 +72,22 @@ class GrpcRequester(Requester):
         from clients._proto import serving_pb2
         from clients.options import NO_RETRY
 
-        self._client = AsyncGrpcClient(self.target.endpoint, timeout=self.target.timeout_s, retry=NO_RETRY)
-        self._stub = self._client._ensure_stub()["Predict"]
-        self._response_type = serving_pb2.PredictResponse
-
-    async def send(self) -> Sample:
         import grpc
 
         from clients import _wire
         from clients.grpc_client import map_rpc_error
 
+        self._client = AsyncGrpcClient(self.target.endpoint, timeout=self.target.timeout_s, retry=NO_RETRY)
+        self._stub = self._client._ensure_stub()["Predict"]
+        self._response_type = serving_pb2.PredictResponse
+        self._rpc_error, self._map_error, self._wire = grpc.RpcError, map_rpc_error, _wire
+        self._call_options = {"timeout": self.target.timeout_s}
+        if self._client._metadata:
+            self._call_options["metadata"] = self._client._metadata
+
+    async def send(self) -> Sample:
         t = self.target
+        _wire = self._wire
         start = time.perf_counter()
         encode = wait = 0.0
         try:
@@ -90,10 +95,10 @@ class GrpcRequester(Requester):
             sent = time.perf_counter()
             encode = sent - start
             try:
-                payload = await self._stub(request, timeout=t.timeout_s, metadata=self._client._metadata)
-            except grpc.RpcError as exc:
+                payload = await self._stub(request, **self._call_options)
+            except self._rpc_error as exc:
                 wait = time.perf_counter() - sent
-                return self._failed(start, encode, wait, map_rpc_error(exc))
+                return self._failed(start, encode, wait, self._map_error(exc))
             received = time.perf_counter()
             wait = received - sent
             _wire.predict_result(self._client._parse("Predict", payload))

@@ -71,8 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        self._headers_buffer.append(b"\r\n" + body)  # headers and body leave in one write
+        self.flush_headers()
 
     def log_message(self, *args: object) -> None:
         pass
@@ -80,8 +80,11 @@ class _Handler(BaseHTTPRequestHandler):
 
 def start_http(port: int) -> ThreadingHTTPServer:
     """A thread-per-connection HTTP/1.1 server on 127.0.0.1 answering every POST with ``REST_REPLY``."""
-    server = ThreadingHTTPServer(("127.0.0.1", port), _Handler)
-    server.daemon_threads = True
+    class _Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 128  # the default backlog of 5 drops SYNs when many clients connect at once
+
+    server = _Server(("127.0.0.1", port), _Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server
 
