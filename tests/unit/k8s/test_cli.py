@@ -84,5 +84,5 @@ def test_bad_value_is_one_line_exit_1(deploy: Path, capsys: pytest.CaptureFixtur
 
 
 def test_committed_manifests_match_the_example_spec(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, err = run(capsys, "--deploy-dir", str(REPO / "deploy"), "--check")
+    code, _out, err = run(capsys, "--deploy-dir", str(REPO / "deploy"), "--check")
     assert code == 0, err

@@ -153,3 +153,28 @@ def test_kserve_own_runtime_is_pinned_with_runtime_version(models_dir: Path) -> 
                               "limits": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": 1}}
     assert "batching.config" in objects["plain/configmap.yaml"]["data"]
     assert "--enable_batching=true" in c["args"]
+
+
+def test_the_validation_itself_is_strict(models_dir: Path) -> None:
+    """Unknown fields, a wrong type and an unknown kind fail; otherwise the tests above would prove nothing."""
+    import copy
+
+    import kubernetes_validate
+    from jsonschema import ValidationError
+
+    _, objects = render("gpu-pvc", models_dir)
+    dep = copy.deepcopy(objects["plain/deployment.yaml"])
+    dep["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]["httpGet"]["paht"] = "/"
+    with pytest.raises(ValidationError):
+        validate(dep, "1.36")
+    isvc = copy.deepcopy(objects["kserve/planet-inferenceservice.yaml"])
+    isvc["spec"]["predictor"]["minReplica"] = 1
+    with pytest.raises(ValidationError, match="minReplica"):
+        validate(isvc, "1.36")
+    isvc = copy.deepcopy(objects["kserve/planet-inferenceservice.yaml"])
+    isvc["spec"]["predictor"]["canaryTrafficPercent"] = "10"
+    with pytest.raises(ValidationError, match="integer"):
+        validate(isvc, "1.36")
+    old = {**copy.deepcopy(dep), "apiVersion": "extensions/v1beta1"}
+    with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+        validate(old, "1.36")
