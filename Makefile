@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_clients.py
 	$(BIN)/python benchmarks/bench_batching.py
 	$(BIN)/python benchmarks/bench_freeze.py
+	$(BIN)/python benchmarks/bench_xla.py
 
 clean:
 	rm -rf $(VENV) deploy/.tfs deploy/models.config deploy/monitoring.config deploy/batching.config

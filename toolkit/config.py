@@ -236,6 +236,8 @@ def server_flags(spec: DeploymentSpec, config_root: str = CONTAINER_CONFIG_ROOT)
         flags.append("--allow_version_labels_for_unavailable_models=true")
     if not spec.server.enable_model_warmup:
         flags.append("--enable_model_warmup=false")
+    if spec.server.xla_cpu_compilation_enabled:
+        flags.append("--xla_cpu_compilation_enabled=true")
     return flags
 
 

@@ -59,6 +59,7 @@ class ServerSpec:
     file_system_poll_wait_seconds: int = 1
     allow_version_labels_for_unavailable_models: bool = False
     enable_model_warmup: bool = True
+    xla_cpu_compilation_enabled: bool = False  # TF Serving's flag: models saved with jit_compile=True need it
     image: str = "tensorflow/serving:2.20.0-gpu"
     cpu_image: str = "tensorflow/serving:2.20.0"
     gpu: bool = True
