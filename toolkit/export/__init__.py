@@ -157,7 +157,7 @@ def export_model(
     ``op_libraries`` (``.so`` files) are loaded with ``tf.load_op_library`` by the validating process.
     ``jit_compile`` exports the serving functions with ``jit_compile=True``, compiled once at export.
     """
-    op_libraries = [str(Path(p).resolve()) for p in op_libraries]
+    libraries = [str(Path(p).resolve()) for p in op_libraries]
     if jit_compile:
         _check_jit_source(model)
     target_model_dir = model_dir(repository, name)
@@ -197,14 +197,14 @@ def export_model(
             notes.append("validated with the test data kept inside the source SavedModel")
         if sample_inputs is None:
             inputs = synthesize_inputs(signature.inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags, op_libraries)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
             validate_outputs(outputs, signature, None, rtol, atol)
             validated_with = "synthetic inputs"
             notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
         else:
             inputs = _as_input_dict(sample_inputs, signature)
             check_inputs(signature, inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags, op_libraries)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
             if expected_outputs is not None:
                 expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
                 validated_with = "expected outputs"

@@ -8,14 +8,13 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from tests.support.custom_op import OP_NAME, build_add_one_library  # noqa: E402
-from tests.unit.toolkit.test_export import X, Affine  # noqa: E402
+from tests.unit.toolkit.test_export import Affine, X  # noqa: E402
 from toolkit.cli import main  # noqa: E402
 from toolkit.custom_ops import find_custom_ops, stock_registry  # noqa: E402
 from toolkit.export import CustomOpsError, ValidationError, export_model  # noqa: E402
