@@ -37,6 +37,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/bench_all.py
 	$(BIN)/python benchmarks/bench_freeze.py
+	$(BIN)/python benchmarks/bench_xla.py
 
 clean:
 	rm -rf $(VENV) deploy/.tfs deploy/models.config deploy/monitoring.config deploy/batching.config

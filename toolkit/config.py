@@ -257,6 +257,8 @@ def server_flags(spec: DeploymentSpec, config_root: str = CONTAINER_CONFIG_ROOT)
         flags.append("--enable_model_warmup=false")
     if spec.server.enable_grpc_healthcheck_service:
         flags.append("--enable_grpc_healthcheck_service=true")
+    if spec.server.xla_cpu_compilation_enabled:
+        flags.append("--xla_cpu_compilation_enabled=true")
     return flags
 
 

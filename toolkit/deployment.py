@@ -60,6 +60,7 @@ class ServerSpec:
     allow_version_labels_for_unavailable_models: bool = False
     enable_model_warmup: bool = True
     enable_grpc_healthcheck_service: bool = False
+    xla_cpu_compilation_enabled: bool = False  # TF Serving's flag: models saved with jit_compile=True need it
     image: str = "tensorflow/serving:2.20.0-gpu"
     cpu_image: str = "tensorflow/serving:2.20.0"
     gpu: bool = True

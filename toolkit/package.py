@@ -245,7 +245,7 @@ def _verify(extracted: Path, manifest: dict[str, Any], archive: Path) -> None:
 
 
 def unpack(archive: str | Path, repository: str | Path, *, name: str | None = None,
-           version: int | None = None) -> Any:
+           version: int | None = None, force: bool = False) -> Any:
     """Verify ``archive`` and publish it as ``name`` (default: the packaged name), ``version`` (default: next).
 
     Returns the ``ExportResult`` of the normal export path; raises ``PackageError`` / ``ExportError`` and
@@ -272,4 +272,5 @@ def unpack(archive: str | Path, repository: str | Path, *, name: str | None = No
             if not extracted.is_dir():
                 raise PackageError(f"{archive}: no {MODEL_ROOT}/ folder in the archive; nothing was published")
             _verify(extracted, manifest, archive)
-            return export_model(extracted, name or str(manifest.get("name") or "model"), repository, version=version)
+            return export_model(extracted, name or str(manifest.get("name") or "model"), repository, version=version,
+                                force=force)

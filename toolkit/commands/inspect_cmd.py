@@ -45,7 +45,12 @@ def savedmodel_command(path: Path, tags: str, as_json: bool) -> None:
 def checkpoint_command(path: Path, match: str | None, values_of: str | None, as_json: bool) -> None:
     """Variables of a TF1 or TF2 checkpoint (prefix, folder, or a SavedModel's variables/): name, dtype, shape,
     elements, bytes, sorted, with totals."""
-    from toolkit.checkpoint import checkpoint_report, format_checkpoint_report, format_values, variable_values
+    from toolkit.checkpoint import (
+        checkpoint_report,
+        format_checkpoint_report,
+        format_values,
+        variable_values,
+    )
 
     with fail_on():
         if values_of is not None:

@@ -32,14 +32,15 @@ def pack_command(model: str, output: Path, repository: Path) -> None:
 @click.argument("package", type=click.Path(path_type=Path))
 @click.option("--name", help="Model name to publish as (default: the packaged name).")
 @click.option("--version", "version", type=int, help="Version number (default: next integer).")
+@click.option("--force", is_flag=True, help="Replace an existing version (atomically).")
 @_REPOSITORY
-def unpack_command(package: Path, name: str | None, version: int | None, repository: Path) -> None:
+def unpack_command(package: Path, name: str | None, version: int | None, force: bool, repository: Path) -> None:
     """Verify PACKAGE (paths, file types, every sha256) and publish it as a new version, validated with the test
     data inside it; a tampered, truncated or path-escaping archive publishes nothing."""
     from toolkit.package import unpack
 
     with fail_on():
-        result = unpack(package, repository, name=name, version=version)
+        result = unpack(package, repository, name=name, version=version, force=force)
     click.echo(f"published {result.name} version {result.version} -> {result.path}")
     click.echo(f"  validated with: {result.validated_with}")
     for note in result.notes:

@@ -10,9 +10,10 @@ publish), validated against the source's kept test data, or against the source's
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -50,7 +51,9 @@ def _as_numpy(outputs: Mapping[str, Any]) -> dict[str, np.ndarray]:
 def freeze_saved_model(source: Path, signature_name: str = "serving_default", tags: str = "serve") -> Frozen:
     """Freeze signature ``signature_name`` of the SavedModel at ``source``."""
     tf = _tf()
-    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+    from tensorflow.python.framework.convert_to_constants import (
+        convert_variables_to_constants_v2,
+    )
 
     signature = read_signatures(source, tags).get(signature_name)
     if signature is None:

@@ -139,8 +139,10 @@ FLAGS: tuple[Flag, ...] = (
         "implemented",
         "Enforce SignatureDef.method_name for predict/classify/regress.",
     ),
-    _f("xla_cpu_compilation_enabled", "bool", False, "ignored", "Enable XLA:CPU JIT.", _NO_EFFECT),
-    _f("xla_gpu_compilation_enabled", "bool", False, "ignored", "Enable XLA:GPU JIT.", "the runtime is CPU-only"),
+    _f("xla_cpu_compilation_enabled", "bool", False, "implemented",
+       "Enable XLA:CPU JIT; when both XLA flags are false, jit_compile=True functions fail at their first run."),
+    _f("xla_gpu_compilation_enabled", "bool", False, "implemented",
+       "Enable XLA:CPU and XLA:GPU JIT (the embedded runtime is CPU-only: XLA:CPU)."),
     _f("enable_profiler", "bool", True, "ignored", "Register the TF profiler service.", "no profiler service"),
     _f(
         "thread_pool_factory_config_file",

@@ -374,6 +374,9 @@ def run(argv: list[str]) -> int:
     except flagmod.FlagError as exc:
         sys.stderr.write(f"tfs serve: {exc}\n")
         return exc.exit_code
+    from toolkit.server.xla import configure_xla
+
+    configure_xla(options.xla_cpu_compilation_enabled, options.xla_gpu_compilation_enabled)  # as TF Serving's main()
     server = ModelServer(options)
 
     def on_signal(signum: int, _frame: object) -> None:

@@ -135,14 +135,12 @@ def test_ignored_flags_are_logged(repo: Path, tmp_path: Path) -> None:
     session_config = tmp_path / "session.config"
     session_config.write_text("intra_op_parallelism_threads: 1\ninter_op_parallelism_threads: 1\n")
     with start_tfs_serve(
-        [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--xla_cpu_compilation_enabled=true",
-         "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
+        [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
          "--tensorflow_intra_op_parallelism=1", "--grpc_channel_arguments=grpc.max_connection_age_ms=60000",
          "--enable_serialization_as_tensor_content"],
         rest=False, ready_models={"hp": [1]},
     ) as server:
         log = server.log_text()
-        assert "--xla_cpu_compilation_enabled=True is accepted but ignored" in log
         assert "--flush_filesystem_caches=False is accepted but ignored" in log
         response = server.prediction_stub().Predict(predict_request("hp", {"x": X}), timeout=10)
         y = response.outputs["y"]

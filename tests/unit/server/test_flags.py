@@ -86,10 +86,11 @@ def test_prefix_quirk_does_not_match_longer_flags() -> None:
 
 
 def test_ignored_flags_warn_and_rejected_flags_fail(caplog: pytest.LogCaptureFixture) -> None:
-    options = flags.parse_args(["--xla_cpu_compilation_enabled=true", "--tensorflow_session_parallelism=2"])
+    options = flags.parse_args(["--flush_filesystem_caches=false", "--tensorflow_session_parallelism=2",
+                                "--xla_cpu_compilation_enabled=true"])  # XLA is implemented: no warning
     with caplog.at_level(logging.WARNING):
         warnings = flags.check_support(options)
-    assert warnings == ["--xla_cpu_compilation_enabled=True is accepted but ignored: it has no effect in the embedded "
+    assert warnings == ["--flush_filesystem_caches=False is accepted but ignored: it has no effect in the embedded "
                         "runtime."]
     with pytest.raises(flags.FlagError, match="--use_alts_credentials is not supported by tfs serve"):
         flags.check_support(flags.parse_args(["--use_alts_credentials=true"]))

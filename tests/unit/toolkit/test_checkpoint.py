@@ -14,7 +14,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from tests.unit.toolkit.test_cli import run_tfs  # noqa: E402
-from toolkit.checkpoint import CheckpointError, checkpoint_report, list_variables, resolve_prefix, variable_values  # noqa: E402
+from toolkit.checkpoint import (  # noqa: E402
+    CheckpointError,
+    checkpoint_report,
+    list_variables,
+    resolve_prefix,
+    variable_values,
+)
+from toolkit.cli import main  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -107,14 +114,14 @@ def test_wrong_names_and_paths_are_clear_errors(tf1_checkpoint: Path, tmp_path: 
         list_variables(tmp_path / "broken")
 
 
-def test_cli_table_json_and_error_exit(tf1_checkpoint: Path) -> None:
-    proc = run_tfs("inspect", "checkpoint", str(tf1_checkpoint), "--match", "dense")
-    assert proc.returncode == 0, proc.stderr
-    lines = proc.stdout.splitlines()
+def test_cli_table_json_and_error_exit(tf1_checkpoint: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["inspect", "checkpoint", str(tf1_checkpoint), "--match", "dense"]) == 0
+    lines = capsys.readouterr().out.splitlines()
     assert any(line.startswith("dense/kernel") and "(6, 10)" in line and "240" in line for line in lines)
-    assert "label" not in proc.stdout and lines[-1].startswith("total: 2 variables, 62 parameters, 248 bytes")
-    proc = run_tfs("inspect", "checkpoint", str(tf1_checkpoint), "--values", "dense/bias", "--json")
-    assert proc.returncode == 0 and json.loads(proc.stdout)["values"] == [1.5, -2.0]
-    proc = run_tfs("inspect", "checkpoint", str(tf1_checkpoint), "--values", "nope")
+    assert not any(line.startswith("label") for line in lines)
+    assert lines[-1].startswith("total: 2 variables, 62 parameters, 248 bytes")
+    assert main(["inspect", "checkpoint", str(tf1_checkpoint), "--values", "dense/bias", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["values"] == [1.5, -2.0]
+    proc = run_tfs("inspect", "checkpoint", str(tf1_checkpoint), "--values", "nope")  # the real console entry
     assert proc.returncode == 1 and "no variable 'nope'" in proc.stderr and "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from tests.support.models import build_half_plus_two_tf1  # noqa: E402
-from tests.unit.toolkit.test_export import X, export_affine  # noqa: E402
+from tests.unit.toolkit.test_export import X, Affine  # noqa: E402
 from toolkit.cli import main  # noqa: E402
 from toolkit.export import Checkpoint, ExportError, export_model  # noqa: E402
 from toolkit.export.freeze import VARIABLE_OPS, freeze_and_export  # noqa: E402
@@ -52,9 +52,17 @@ def test_keras_model_frozen_with_its_kept_test_data(tmp_path: Path) -> None:
     assert read_signatures(frozen.path)["serving_default"].inputs["x"].shape == (None, 2)
 
 
-def test_module_without_test_data_is_checked_against_its_own_outputs(tmp_path: Path) -> None:
-    source = export_affine(tmp_path)  # no sample inputs: nothing kept
-    frozen = freeze_and_export(source.path, "affine", tmp_path, version=7)
+@pytest.fixture(scope="module")
+def affine_saved_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A plain tf.saved_model.save of y = 2x + 1 (no kept test data)."""
+    path = tmp_path_factory.mktemp("src") / "affine" / "1"
+    module = Affine()
+    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
+    return path
+
+
+def test_module_without_test_data_is_checked_against_its_own_outputs(affine_saved_model: Path, tmp_path: Path) -> None:
+    frozen = freeze_and_export(affine_saved_model, "affine", tmp_path, version=7)
     assert frozen.version == 7 and any("synthetic inputs" in note for note in frozen.notes)
     np.testing.assert_allclose(serve(frozen.path, x=X)["y"], 2.0 * X + 1.0)
 
@@ -81,26 +89,24 @@ def test_tf1_saver_checkpoint_is_frozen_with_graph_util(tmp_path: Path) -> None:
     np.testing.assert_allclose(serve(frozen.path, x=X)["y"], X @ np.array([[1.0], [2.0]], np.float32))
 
 
-def test_bad_sources_publish_nothing(tmp_path: Path) -> None:
-    source = export_affine(tmp_path / "repo")
+def test_bad_sources_publish_nothing(affine_saved_model: Path, tmp_path: Path) -> None:
     with pytest.raises(ExportError, match="--signature-name: expected one of \\['serving_default'\\], got 'nope'"):
-        freeze_and_export(source.path, "affine", tmp_path / "repo", signature_name="nope")
+        freeze_and_export(affine_saved_model, "affine", tmp_path / "repo", signature_name="nope")
     with pytest.raises(ExportError, match="expected a SavedModel folder or a TF1 checkpoint"):
         freeze_and_export(tmp_path / "missing", "m", tmp_path / "repo")
     with pytest.raises(ExportError, match="no such meta graph file"):
         freeze_and_export(Checkpoint(tmp_path / "none.meta", {"x": "x:0"}, {"y": "y:0"}), "m", tmp_path / "repo")
-    assert sorted(p.name for p in (tmp_path / "repo").iterdir()) == ["affine"]
-    assert [p.name for p in (tmp_path / "repo" / "affine").iterdir()] == ["1"]
+    assert not (tmp_path / "repo").exists()
 
 
-def test_cli_freeze_and_clear_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    source = export_affine(tmp_path / "repo", sample_inputs={"x": X})
-    assert main(["freeze", str(source.path), "--repository", str(tmp_path / "repo")]) == 0
-    out = capsys.readouterr().out
-    assert "published frozen affine version 2" in out and "validated with: expected outputs" in out
+def test_cli_freeze_and_clear_errors(affine_saved_model: Path, tmp_path: Path,
+                                     capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["freeze", str(affine_saved_model), "--repository", str(tmp_path / "repo")]) == 0
+    out = capsys.readouterr().out  # named after the version folder's parent, version 1 in the new repository
+    assert "published frozen affine version 1" in out and "validated with: expected outputs" in out
     assert main(["freeze", str(tmp_path / "nothing"), "--repository", str(tmp_path / "repo")]) == 1
     err = capsys.readouterr().err
     assert "expected a SavedModel folder" in err and len(err.strip().splitlines()) == 1
     assert main(["freeze", str(tmp_path / "m.meta"), "--repository", str(tmp_path / "repo")]) == 2
     assert "--input ALIAS=TENSOR" in capsys.readouterr().err
-    assert sorted(p.name for p in (tmp_path / "repo" / "affine").iterdir()) == ["1", "2"]
+    assert sorted(p.name for p in (tmp_path / "repo" / "affine").iterdir()) == ["1"]

@@ -9,8 +9,8 @@ import json
 import os
 import shutil
 import tarfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tests.unit.toolkit.test_cli import run_tfs  # noqa: E402
 from tests.unit.toolkit.test_export import X, export_affine  # noqa: E402
 from toolkit.cli import main  # noqa: E402
-from toolkit.export.errors import ExportError, ValidationError  # noqa: E402
+from toolkit.export.errors import ExportError, ValidationError, VersionExistsError  # noqa: E402
 from toolkit.export.testdata import load_test_data  # noqa: E402
 from toolkit.package import MANIFEST_NAME, PackageError, pack, unpack  # noqa: E402
 
@@ -95,6 +95,9 @@ def test_unpack_publishes_a_validated_version_with_the_packaged_test_data(packag
     np.testing.assert_array_equal(load_test_data(result.path).inputs["x"], X)  # type: ignore[union-attr]
     again = unpack(package, target, name="affine2", version=5)
     assert again.path == target.resolve() / "affine2" / "5" and (again.path / "saved_model.pb").is_file()
+    with pytest.raises(VersionExistsError, match="affine2/5 already exists"):
+        unpack(package, target, name="affine2", version=5)
+    assert unpack(package, target, name="affine2", version=5, force=True).version == 5  # atomic replacement
     assert unpack(package, target).version == 2  # the next version of the packaged name
 
 
