@@ -70,8 +70,9 @@ def build_deployment(deploy: Path, *, work: Path | None = None) -> Path:
     export_model(planet.build_planet_model(), "planet", repo, version=1, sample_inputs=planet.sample_images(2))
     for version, b in HALF_B.items():
         source = models.build_half_plus_two_tf1(work / f"half-{version}", b=b)
-        export_model(source, "half", repo, version=version, sample_inputs={"x": HALF_X},
-                     expected_outputs={"y": 0.5 * HALF_X + b})
+        column = HALF_X.reshape(-1, 1)  # the exporter checks samples against the signature's x: [-1, 1]
+        export_model(source, "half", repo, version=version, sample_inputs={"x": column},
+                     expected_outputs={"y": 0.5 * column + b})
     models.publish_version(repo, "plain", 1, models.build_half_plus_two_tf2)
     models.publish_version(repo, "grow", 1, models.build_half_plus_two_tf2)
 
