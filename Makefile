@@ -37,6 +37,7 @@ test-fast: install
 bench: install
 	$(BIN)/python benchmarks/bench_clients.py
 	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench_session_run.py
 
 clean:
 	rm -rf $(VENV) deploy/.tfs deploy/models.config deploy/monitoring.config deploy/batching.config
