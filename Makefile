@@ -14,7 +14,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[toolkit,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[toolkit,dev,k8s]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,8 +35,10 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 bench: install
-	$(BIN)/python benchmarks/bench_clients.py
-	$(BIN)/python benchmarks/bench_batching.py
+	$(BIN)/python benchmarks/bench_all.py
+	$(BIN)/python benchmarks/bench_freeze.py
+	$(BIN)/python benchmarks/bench_xla.py
+	$(BIN)/python benchmarks/bench_session_run.py
 	$(BIN)/python benchmarks/bench_rest.py --json bench-rest.json
 
 clean:

@@ -31,7 +31,7 @@ if TYPE_CHECKING:
         ValidationError,
     )
     from clients.grpc_client import AsyncGrpcClient, GrpcClient
-    from clients.options import TLS, Keepalive, Retry
+    from clients.options import TLS, Keepalive, Reconnect, Retry
     from clients.rest_client import AsyncRestClient, RestClient
     from clients.testing import FakeServer
     from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
@@ -44,6 +44,7 @@ _EXPORTS: dict[str, str] = {
     "Retry": "clients.options",
     "TLS": "clients.options",
     "Keepalive": "clients.options",
+    "Reconnect": "clients.options",
     "TensorSpec": "clients.types",
     "SignatureSpec": "clients.types",
     "ModelMetadata": "clients.types",

@@ -1,7 +1,8 @@
 """gRPC clients for TF Serving: ``GrpcClient`` (sync) and ``AsyncGrpcClient`` (grpc.aio), one API.
 
-One channel per client (connection reuse), message limits raised to TF Serving's 2 GiB, keepalive, TLS, extra
-metadata, retries with backoff for idempotent calls. Method paths are TF Serving's own.
+One channel per client (connection reuse), message limits raised to TF Serving's 2 GiB, keepalive, a bounded
+reconnect backoff (``Reconnect``), TLS, extra metadata, retries with backoff for idempotent calls that wait for the
+channel to reconnect. Method paths are TF Serving's own.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from clients.errors import (
     from_status,
 )
 from clients.examples import build_input
-from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Retry
+from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Reconnect, Retry
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
 from clients.validation import coerce_plain_values, has_plain_values, name_inputs, validate_inputs
 
@@ -61,11 +62,14 @@ def _split_target(target: str, tls: TLS | None) -> tuple[str, TLS | None]:
     return target, tls
 
 
-def _channel_options(keepalive: Keepalive, tls: TLS | None, extra: Sequence[tuple[str, Any]]) -> list:
+def _channel_options(
+    keepalive: Keepalive, reconnect: Reconnect, tls: TLS | None, extra: Sequence[tuple[str, Any]]
+) -> list:
     options: list[tuple[str, Any]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE_LENGTH),
         ("grpc.max_receive_message_length", MAX_MESSAGE_LENGTH),
         *keepalive.grpc_options(),
+        *reconnect.grpc_options(),
     ]
     if tls is not None and tls.server_name:
         options.append(("grpc.ssl_target_name_override", tls.server_name))
@@ -90,14 +94,26 @@ class _GrpcBase(ClientCore):
         tls: TLS | None,
         headers: Any,
         keepalive: Keepalive | None,
+        reconnect: Reconnect | None,
         validate: bool,
         options: Sequence[tuple[str, Any]],
     ) -> None:
         target, tls = _split_target(target, tls)
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
         self.target = target
+        self.reconnect = reconnect if reconnect is not None else Reconnect()
         self._metadata = tuple((key.lower(), value) for key, value in self.headers) or None
-        self._options = _channel_options(self.keepalive, tls, options)
+        self._options = _channel_options(self.keepalive, self.reconnect, tls, options)
+
+    def _reconnect_window(self, error: TfsError, deadline: float | None) -> float:
+        """Seconds to wait for the channel to connect before a retry: only after UNAVAILABLE, and at most half of
+        the time left, so the retried attempt still has time to run."""
+        if not isinstance(error, UnavailableError):
+            return 0.0
+        window = self.retry.reconnect_wait
+        if deadline is not None:
+            window = min(window, (deadline - time.monotonic()) / 2)
+        return max(window, 0.0)
 
     def _stubs(self, channel: Any) -> dict[str, Any]:
         # Responses come back as bytes and are parsed in _parse, so a malformed answer becomes a
@@ -142,7 +158,9 @@ class _GrpcBase(ClientCore):
 class GrpcClient(SyncWaitMixin, _GrpcBase):
     """Synchronous TF Serving client over gRPC. numpy in, ``dict[str, np.ndarray]`` out; no TensorFlow needed.
 
-    ``channel``: use this channel instead of opening one (e.g. ``clients.testing.FakeServer.grpc_channel()``).
+    ``reconnect``: the channel's reconnect backoff (default ``Reconnect()``: 0.1 s growing to at most 1 s, so the
+    client uses a restarted server within about a second). ``channel``: use this channel instead of opening one
+    (e.g. ``clients.testing.FakeServer.grpc_channel()``).
     """
 
     def __init__(
@@ -154,13 +172,14 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         keepalive: Keepalive | None = None,
+        reconnect: Reconnect | None = None,
         validate: bool = False,
         options: Sequence[tuple[str, Any]] = (),
         channel: Any = None,
     ) -> None:
         super().__init__(
             target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            validate=validate, options=options,
+            reconnect=reconnect, validate=validate, options=options,
         )
         if channel is None:
             if self.tls is not None:
@@ -181,7 +200,18 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
             except grpc.RpcError as exc:
                 error = map_rpc_error(exc)
             time.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
+            self._await_channel(self._reconnect_window(error, deadline))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _await_channel(self, window: float) -> None:
+        """Wait up to ``window`` s for the channel to be READY (a reconnect after a restart); the next attempt
+        reports what it finds either way."""
+        if window <= 0 or not isinstance(self._channel, grpc.Channel):
+            return
+        try:
+            grpc.channel_ready_future(self._channel).result(timeout=window)
+        except grpc.FutureTimeoutError:
+            pass
 
     def _signature(
         self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
@@ -335,13 +365,14 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
         keepalive: Keepalive | None = None,
+        reconnect: Reconnect | None = None,
         validate: bool = False,
         options: Sequence[tuple[str, Any]] = (),
         channel: Any = None,
     ) -> None:
         super().__init__(
             target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            validate=validate, options=options,
+            reconnect=reconnect, validate=validate, options=options,
         )
         self._channel = channel
         self._stub: dict[str, Any] | None = self._stubs(channel) if channel is not None else None
@@ -370,7 +401,18 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
             except asyncio.TimeoutError:
                 error = DeadlineExceededError(f"{method}: deadline exceeded", code="DEADLINE_EXCEEDED")
             await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
+            await self._await_channel(self._reconnect_window(error, deadline))
         raise AssertionError("unreachable")  # pragma: no cover
+
+    async def _await_channel(self, window: float) -> None:
+        """Wait up to ``window`` s for the channel to be READY, as the sync client does."""
+        ready = getattr(self._channel, "channel_ready", None)
+        if window <= 0 or ready is None:
+            return
+        try:
+            await asyncio.wait_for(ready(), timeout=window)
+        except asyncio.TimeoutError:
+            pass
 
     async def _signature(
         self, model: str, version: int | None, label: str | None, signature: str | None, required: bool

@@ -1,4 +1,4 @@
-"""Transport options as small validated value objects: retry policy, TLS, keepalive.
+"""Transport options as small validated value objects: retry policy, reconnect backoff, TLS, keepalive.
 
 Timeouts are plain seconds (``float``; ``None`` = no deadline): a client default plus a per-call ``timeout=``.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 from clients.errors import ValidationError
 
-__all__ = ["Retry", "TLS", "Keepalive", "DEFAULT_TIMEOUT", "MAX_MESSAGE_LENGTH"]
+__all__ = ["Retry", "Reconnect", "TLS", "Keepalive", "DEFAULT_TIMEOUT", "MAX_MESSAGE_LENGTH"]
 
 DEFAULT_TIMEOUT = 30.0
 # TF Serving's server uses SetMaxMessageSize(INT32_MAX); the client must match or big tensors fail at 4 MiB.
@@ -23,7 +23,12 @@ class Retry:
     """Retry with exponential backoff, only on UNAVAILABLE / connection errors.
 
     Idempotent calls (metadata, status) are retried by default. Inference calls (predict, classify, regress,
-    multi_inference) only when ``inference=True``. ``reload_config`` is never retried.
+    multi_inference) only when ``inference=True``; without it they fail fast with ``UnavailableError``.
+    ``reload_config`` is never retried.
+
+    gRPC: before each retry the client also waits up to ``reconnect_wait`` seconds (within the call's deadline) for
+    the channel to connect again (grpcio's ``channel_ready_future``), so a retried call rides out a server restart
+    of about ``(attempts - 1) * reconnect_wait`` seconds and succeeds as soon as the server is back.
     """
 
     attempts: int = 3
@@ -31,14 +36,15 @@ class Retry:
     max_backoff: float = 2.0
     multiplier: float = 2.0
     inference: bool = False
+    reconnect_wait: float = 2.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValidationError(f"Retry.attempts: expected >= 1, got {self.attempts}")
-        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1:
+        if self.initial_backoff < 0 or self.max_backoff < 0 or self.multiplier < 1 or self.reconnect_wait < 0:
             raise ValidationError(
-                "Retry: expected initial_backoff >= 0, max_backoff >= 0, multiplier >= 1, got "
-                f"{self.initial_backoff}, {self.max_backoff}, {self.multiplier}"
+                "Retry: expected initial_backoff >= 0, max_backoff >= 0, multiplier >= 1, reconnect_wait >= 0, got "
+                f"{self.initial_backoff}, {self.max_backoff}, {self.multiplier}, {self.reconnect_wait}"
             )
 
     def backoff(self, retry_number: int) -> float:
@@ -50,6 +56,35 @@ class Retry:
 
 
 NO_RETRY = Retry(attempts=1)
+
+
+@dataclass(frozen=True)
+class Reconnect:
+    """How a gRPC channel reconnects after losing its server (gRPC's connection backoff, doc/connection-backoff.md).
+
+    After a failed connection attempt the channel waits ``initial_backoff`` s, then x1.6 per failure up to
+    ``max_backoff`` s (+-20% jitter); each attempt may take ``min_connect_timeout`` s. gRPC's defaults (1 s, 120 s,
+    20 s) let the wait grow to minutes during an outage, so a restarted server went unused for that long; with
+    these defaults a client reconnects within about a second of the server coming back.
+    """
+
+    initial_backoff: float = 0.1
+    max_backoff: float = 1.0
+    min_connect_timeout: float = 5.0
+
+    def __post_init__(self) -> None:
+        if not 0 < self.initial_backoff <= self.max_backoff or self.min_connect_timeout <= 0:
+            raise ValidationError(
+                "Reconnect: expected 0 < initial_backoff <= max_backoff and min_connect_timeout > 0, got "
+                f"{self.initial_backoff}, {self.max_backoff}, {self.min_connect_timeout}"
+            )
+
+    def grpc_options(self) -> list[tuple[str, int]]:
+        return [
+            ("grpc.initial_reconnect_backoff_ms", int(self.initial_backoff * 1000)),
+            ("grpc.max_reconnect_backoff_ms", int(self.max_backoff * 1000)),
+            ("grpc.min_reconnect_backoff_ms", int(self.min_connect_timeout * 1000)),
+        ]
 
 
 def _read(value: bytes | str | Path | None) -> bytes | None:

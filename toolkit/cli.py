@@ -13,27 +13,37 @@ from toolkit._extras import MissingExtraError, require
 SUBCOMMANDS: dict[str, str] = {
     "export": "toolkit.commands.export_cmd:export_command",
     "inspect": "toolkit.commands.inspect_cmd:inspect_command",
+    "freeze": "toolkit.commands.freeze_cmd:freeze_command",
     "config": "toolkit.commands.config_cmd:config_command",
+    "pack": "toolkit.commands.package_cmd:pack_command",
+    "unpack": "toolkit.commands.package_cmd:unpack_command",
     "serve": "toolkit.server.cli:serve_command",
     "up": "toolkit.launch.cli:up_command",
     "down": "toolkit.launch.cli:down_command",
     "status": "toolkit.launch.cli:status_command",
     "logs": "toolkit.launch.cli:logs_command",
     "compose": "toolkit.launch.cli:compose_command",
+    "k8s": "toolkit.k8s.cli:k8s_command",
     "smoke": "toolkit.smoke.cli:smoke_command",
+    "bench": "toolkit.bench.cli:bench_command",
 }
 
 SHORT_HELP: dict[str, str] = {
     "export": "Export a model into a numbered, validated version folder.",
-    "inspect": "Show the signatures of a SavedModel or version folder.",
+    "inspect": "Show a SavedModel's signatures, or a checkpoint's variables (inspect checkpoint PATH).",
+    "freeze": "Publish a copy of a model with its variables folded into constants, as a new version.",
     "config": "Generate models.config, monitoring.config and batching.config.",
+    "pack": "Write one model version into a deterministic, checksummed .tfs.tar.gz package.",
+    "unpack": "Verify a .tfs.tar.gz package and publish it as a new, validated version.",
     "serve": "Run the embedded TensorFlow-Serving-compatible model server.",
     "up": "Generate the config, start the server (Docker or embedded), wait until models are AVAILABLE.",
     "down": "Stop and remove the server `tfs up` started.",
     "status": "Models, versions, states and labels from the live server.",
     "logs": "Show (or follow with -f) the server's logs.",
     "compose": "Write compose.yaml / compose.cpu.yaml from deploy/deployment.toml (--check: verify).",
+    "k8s": "Write Kubernetes and KServe manifests from deploy/deployment.toml (--check: verify).",
     "smoke": "Release gate: check a live server serves the right versions, labels, signatures and outputs.",
+    "bench": "Load-test a live server over gRPC/REST: concurrency sweep or fixed rate, stable percentiles.",
 }
 
 
@@ -69,7 +79,7 @@ def _build_group():  # type: ignore[no-untyped-def]
 
 
 # Commands that load TensorFlow in this process; it is imported up front with its native start-up lines hidden.
-TENSORFLOW_COMMANDS = {"export", "inspect", "smoke"}
+TENSORFLOW_COMMANDS = {"export", "inspect", "smoke", "pack", "unpack", "freeze"}
 
 
 def _command_name(argv: list[str]) -> str | None:

@@ -13,10 +13,11 @@ import posixpath
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from google.protobuf import text_format
 
-from toolkit._extras import require
+from toolkit._extras import MissingExtraError, require
 from toolkit.deployment import (
     CONTAINER_CONFIG_ROOT,
     CONTAINER_MODELS_ROOT,
@@ -159,6 +160,17 @@ def build_batching_config(spec: DeploymentSpec) -> serving_config_pb2.BatchingPa
     return config
 
 
+def build_config_messages(spec: DeploymentSpec, models_dir: Path | None = None) -> dict[str, Any]:
+    """File name -> validated message for every config file this deployment uses (``tfs config`` writes them,
+    ``tfs k8s`` puts their text into a ConfigMap)."""
+    messages: dict[str, Any] = {MODELS_CONFIG: build_model_server_config(spec, models_dir)}
+    if spec.monitoring.enabled:
+        messages[MONITORING_CONFIG] = build_monitoring_config(spec)
+    if spec.batching.enabled:
+        messages[BATCHING_CONFIG] = build_batching_config(spec)
+    return messages
+
+
 def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-def]
     """Write a message in text format atomically, then re-read it and insist it parses back identical."""
     text = text_format.MessageToString(message)
@@ -181,8 +193,14 @@ def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-de
 
 
 def read_model_server_config(path: str | Path):  # type: ignore[no-untyped-def]
-    """Parse a text-format ``models.config``; a syntax error names the file, line and column."""
-    pb2 = _model_server_config_pb2()
+    """Parse a text-format ``models.config``; a syntax error names the file, line and column.
+
+    Without tensorflow-serving-api (the light ``gate`` install of ``tfs smoke``) it is read into the clients' wire
+    copy of ``ModelServerConfig``: the same fields and names, so the same text parses the same way."""
+    try:
+        pb2 = _model_server_config_pb2()
+    except MissingExtraError:
+        from clients._proto import serving_pb2 as pb2
     config = pb2.ModelServerConfig()
     try:
         text_format.Parse(Path(path).read_text(encoding="utf-8"), config)
@@ -200,9 +218,10 @@ def generate_config(deploy_dir: str | Path = "deploy", spec: DeploymentSpec | No
     deploy = Path(deploy_dir)
     if spec is None:
         spec = load_spec(deploy / SPEC_FILE)
-    models = build_model_server_config(spec, deploy / "models")
-    monitoring = build_monitoring_config(spec) if spec.monitoring.enabled else None
-    batching = build_batching_config(spec) if spec.batching.enabled else None
+    messages = build_config_messages(spec, deploy / "models")
+    models = messages[MODELS_CONFIG]
+    monitoring = messages.get(MONITORING_CONFIG)
+    batching = messages.get(BATCHING_CONFIG)
     models_path = deploy / MODELS_CONFIG
     write_text_proto(models, models_path)
     monitoring_path = batching_path = None
@@ -236,6 +255,10 @@ def server_flags(spec: DeploymentSpec, config_root: str = CONTAINER_CONFIG_ROOT)
         flags.append("--allow_version_labels_for_unavailable_models=true")
     if not spec.server.enable_model_warmup:
         flags.append("--enable_model_warmup=false")
+    if spec.server.enable_grpc_healthcheck_service:
+        flags.append("--enable_grpc_healthcheck_service=true")
+    if spec.server.xla_cpu_compilation_enabled:
+        flags.append("--xla_cpu_compilation_enabled=true")
     return flags
 
 
@@ -260,6 +283,7 @@ __all__ = [
     "GeneratedConfig",
     "SpecError",
     "build_batching_config",
+    "build_config_messages",
     "build_model_server_config",
     "build_monitoring_config",
     "generate_config",

@@ -59,6 +59,8 @@ class ServerSpec:
     file_system_poll_wait_seconds: int = 1
     allow_version_labels_for_unavailable_models: bool = False
     enable_model_warmup: bool = True
+    enable_grpc_healthcheck_service: bool = False
+    xla_cpu_compilation_enabled: bool = False  # TF Serving's flag: models saved with jit_compile=True need it
     image: str = "tensorflow/serving:2.20.0-gpu"
     cpu_image: str = "tensorflow/serving:2.20.0"
     gpu: bool = True
@@ -94,6 +96,8 @@ class DeploymentSpec:
     server: ServerSpec = field(default_factory=ServerSpec)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     batching: BatchingSpec = field(default_factory=BatchingSpec)
+    kubernetes: dict[str, Any] = field(default_factory=dict)
+    """The raw ``[kubernetes]`` table; only ``tfs k8s`` reads it (``toolkit.k8s.spec`` validates it)."""
 
     def model(self, name: str) -> ModelSpec:
         for model in self.models:
@@ -176,7 +180,7 @@ def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
 
 def parse_spec(raw: dict[str, Any]) -> DeploymentSpec:
     """Build and validate a ``DeploymentSpec`` from parsed TOML."""
-    _check_keys(raw, {"server", "monitoring", "batching", "models"}, "deployment spec")
+    _check_keys(raw, {"server", "monitoring", "batching", "models", "kubernetes"}, "deployment spec")
     models_raw = _expect(raw.get("models", []), list, "models", "an array of [[models]] tables")
     models = tuple(_parse_model(m, i) for i, m in enumerate(models_raw))
     server = _dataclass_from(ServerSpec, raw.get("server", {}), "server")
@@ -191,6 +195,7 @@ def parse_spec(raw: dict[str, Any]) -> DeploymentSpec:
         server=server,
         monitoring=_dataclass_from(MonitoringSpec, raw.get("monitoring", {}), "monitoring"),
         batching=_dataclass_from(BatchingSpec, raw.get("batching", {}), "batching"),
+        kubernetes=_expect(raw.get("kubernetes", {}), dict, "kubernetes", "a table"),
     )
 
 

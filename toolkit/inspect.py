@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from toolkit.repository import list_versions, parse_version
+from toolkit.custom_ops import ADVICE, find_custom_ops
+from toolkit.repository import list_versions, version_dir
 from toolkit.savedmodel import SAVED_MODEL_PB, SavedModelError, Signature, read_signatures
 
 
@@ -18,9 +19,7 @@ def inspect_saved_model(path: str | Path, tags: str = "serve") -> dict[str, Any]
     versions = list_versions(path)
     target = path
     if not (path / SAVED_MODEL_PB).is_file() and versions:
-        # the folder of the highest version, whatever its spelling ("7", "007")
-        target = max((c for c in path.iterdir() if parse_version(c.name) is not None),
-                     key=lambda c: parse_version(c.name) or 0)
+        target = version_dir(path)  # the highest version, whatever its spelling ("7", "007")
     signatures = read_signatures(target, tags)
     assets_extra = target / "assets.extra"
     return {
@@ -30,6 +29,7 @@ def inspect_saved_model(path: str | Path, tags: str = "serve") -> dict[str, Any]
         "signatures": {name: sig.to_json() for name, sig in signatures.items()},
         "warmup_file": (assets_extra / "tf_serving_warmup_requests").is_file(),
         "test_data": (assets_extra / "tfs_test_data" / "meta.json").is_file(),
+        "custom_ops": [c.to_json() for c in find_custom_ops(target)],
     }
 
 
@@ -46,6 +46,12 @@ def format_report(report: dict[str, Any]) -> str:
         lines.append(f"versions on disk: {', '.join(map(str, report['versions']))}")
     lines.append(f"warmup file: {'yes' if report['warmup_file'] else 'no'}   "
                  f"persisted test data: {'yes' if report['test_data'] else 'no'}")
+    custom = report["custom_ops"]
+    if custom:
+        lines.append(f"ops stock TensorFlow Serving lacks ({ADVICE}):")
+        lines.extend(f"  {c['op']:<24} {c['reason']}; in {', '.join(c['where'])}" for c in custom)
+    else:
+        lines.append("ops stock TensorFlow Serving lacks: none")
     for name, sig in report["signatures"].items():
         lines.append("")
         lines.append(f"signature {name!r}  method: {sig['method_name'] or '(none)'}")

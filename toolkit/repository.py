@@ -33,6 +33,20 @@ def list_versions(model_dir: str | Path) -> list[int]:
     return sorted(versions)
 
 
+def version_dir(model_dir: str | Path, version: int | None = None) -> Path:
+    """The folder of ``version`` (whatever its spelling: ``7``, ``007``) or of the highest version when None."""
+    path = Path(model_dir)
+    folders = {v: child for child in (path.iterdir() if path.is_dir() else ()) if child.is_dir()
+               and (v := parse_version(child.name)) is not None}
+    if not folders:
+        raise ValueError(f"{path}: no version folders (expected numbered folders such as {path}/1)")
+    if version is None:
+        return folders[max(folders)]
+    if version not in folders:
+        raise ValueError(f"{path}: no version {version}; versions on disk are {sorted(folders)}")
+    return folders[version]
+
+
 def next_version(model_dir: str | Path) -> int:
     """One above the highest existing version, or 1 for a new model."""
     versions = list_versions(model_dir)

@@ -1,7 +1,8 @@
 """Read the signatures of a SavedModel straight from ``saved_model.pb``, without building a TF graph.
 
-Used by ``tfs inspect``, the exporter's spec check and the smoke test. Only the protobuf classes that ship with
-TensorFlow are needed, and parsing is fast even for large models.
+Used by ``tfs inspect``, the exporter's spec check, ``tfs smoke`` and ``tfs bench``. It parses with the project's
+own subset of the SavedModel messages (``toolkit.protos.saved_model_pb2``), so it needs no TensorFlow (the light
+``gate`` install reads SavedModels too); the graph itself is skipped, so parsing is fast even for large models.
 """
 
 from __future__ import annotations
@@ -9,8 +10,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-from toolkit._extras import require
 
 SAVED_MODEL_PB = "saved_model.pb"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
@@ -60,10 +59,19 @@ def dtype_from_enum_name(name: str) -> str:
     return _DTYPE_NAMES.get(name, name[3:].lower() if name.startswith("DT_") else name)
 
 
+_REF_OFFSET = 100  # TensorFlow's DT_FLOAT_REF = 101, ...: the reference twin of each dtype
+
+
 def dtype_name(enum_value: int) -> str:
     """``DT_FLOAT`` enum number -> numpy-style name ``float32`` (``string`` for DT_STRING)."""
-    types_pb2 = require("tensorflow.core.framework.types_pb2", purpose="reading SavedModels")
-    return dtype_from_enum_name(types_pb2.DataType.Name(enum_value))
+    from clients._proto.tensor_pb2 import DataType
+
+    value = int(enum_value)
+    if value in DataType.values():
+        return dtype_from_enum_name(DataType.Name(value))
+    if value - _REF_OFFSET in DataType.values() and value > _REF_OFFSET:
+        return dtype_from_enum_name(DataType.Name(value - _REF_OFFSET) + "_REF")
+    return f"DataType({value})"
 
 
 def _tensor_info(alias: str, info: Any) -> TensorInfo:
@@ -83,8 +91,9 @@ def signature_from_def(name: str, sig: Any) -> Signature:
 
 
 def read_saved_model(path: str | Path) -> Any:
-    """Parse ``<path>/saved_model.pb`` into a ``SavedModel`` proto."""
-    saved_model_pb2 = require("tensorflow.core.protobuf.saved_model_pb2", purpose="reading SavedModels")
+    """Parse ``<path>/saved_model.pb`` into a ``SavedModel`` proto (tags and signatures; no graph)."""
+    from toolkit.protos import saved_model_pb2
+
     pb = Path(path) / SAVED_MODEL_PB
     if not pb.is_file():
         raise SavedModelError(f"{path}: not a SavedModel (no {SAVED_MODEL_PB}; a TF Serving base path holds "

@@ -161,15 +161,20 @@ def start_tfs_serve(
     ready_models: dict[str, Iterable[int] | None] | None = None,
     timeout: float = 120,
     wait_ready: bool = True,
+    ports: tuple[int, int] | None = None,
 ) -> LiveServer:
-    """Start the server with ``args`` plus --port/--rest_api_port on free ports (unless already in ``args``).
+    """Start the server with ``args`` plus --port/--rest_api_port on free ports (unless already in ``args``), or on
+    ``ports`` = (gRPC, REST) when given (a restart on the same ports).
 
     ``ready_models`` maps model name -> versions (None = any) that must be AVAILABLE before this returns. If the
     process exits early, RuntimeError carries its log."""
-    grpc_port = free_port() if grpc else 0
-    rest_port = free_port() if rest else 0
-    while rest and rest_port == grpc_port:
-        rest_port = free_port()
+    if ports is not None:
+        grpc_port, rest_port = ports
+    else:
+        grpc_port = free_port() if grpc else 0
+        rest_port = free_port() if rest else 0
+        while rest and rest_port == grpc_port:
+            rest_port = free_port()
     full_args = [f"--port={grpc_port}", f"--rest_api_port={rest_port}", *args]
     log_fd, log_name = tempfile.mkstemp(prefix="tfs-serve-", suffix=".log")
     process = subprocess.Popen(

@@ -1,5 +1,5 @@
-"""Small SavedModels built with TensorFlow for the tests: half_plus_two (TF1 graph mode and TF2), a multi-dtype
-model, and helpers to lay out a model repository ``<root>/<name>/<version>/`` with atomic publishing.
+"""Small SavedModels built with TensorFlow for the tests: half_plus_two (TF1 graph mode and TF2, each also with the
+signatures of TF Serving's half_plus_two test data), a multi-dtype model, and helpers to lay out a model repository ``<root>/<name>/<version>/`` with atomic publishing.
 
 Every builder writes a complete SavedModel into ``export_dir`` (which must not exist yet) and returns the path.
 """
@@ -123,14 +123,27 @@ def build_slow_tf2(export_dir: str | os.PathLike[str]) -> Path:
 
 
 # --------------------------------------------------------------------------------------------- TF1 model
-def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.0) -> Path:
-    """TF1 graph-mode SavedModel (tf.compat.v1 builder), like TF Serving's saved_model_half_plus_two:
+def _example_features(v1):  # type: ignore[no-untyped-def]
+    """The tf.Example features of the half_plus_two family: x (required) and x2 (default 0), one float each."""
+    return {
+        "x": v1.io.FixedLenFeature([1], tf.float32),
+        "x2": v1.io.FixedLenFeature([1], tf.float32, default_value=[0.0]),
+    }
 
-    - ``serving_default`` (predict): x float32[None] -> y = 0.5x + b
-    - ``classify_x_to_y`` (classify): ``inputs`` = serialized tf.Example with float feature x -> ``scores``
-    - ``regress_x_to_y`` (regress): ``inputs`` -> ``outputs``
-    - ``tensorflow/serving/classify`` and ``tensorflow/serving/regress``: the same, under the standard keys
-    - ``predict_x_to_y_named`` (predict): x -> y (same as serving_default, a second predict signature)
+
+def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.0) -> Path:
+    """TF1 graph-mode SavedModel (tf.compat.v1 builder) with the signatures of TF Serving's half_plus_two test data.
+
+    One string placeholder ``tf_example`` [-1] of serialized tf.Example is parsed into ``x`` and ``x2`` (float
+    [-1,1]); y = 0.5x + b, y2 = 0.5x + 3, y3 = 0.5x2 + 3:
+
+    - ``serving_default`` and ``predict_x_to_y_named`` (predict): x -> y (``x`` is fed directly, any shape the
+      ops accept, e.g. [3] as in TF Serving's Docker tutorial)
+    - ``classify_x_to_y`` (classify): inputs=tf_example -> scores=y
+    - ``regress_x_to_y`` / ``regress_x_to_y2`` (regress): inputs=tf_example -> outputs=y / y2
+    - ``regress_x2_to_y3`` (regress): inputs=x2 (float, not serialized examples) -> outputs=y3
+    - ``tensorflow/serving/classify`` and ``tensorflow/serving/regress``: classify / regress x -> y under the
+      standard keys (``b=3`` gives TF Serving's half_plus_three of its REST guide)
     """
     export_dir = Path(export_dir)
     v1 = tf.compat.v1
@@ -138,33 +151,32 @@ def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.
     with graph.as_default():
         a_var = v1.Variable(0.5, name="a", dtype=tf.float32)
         b_var = v1.Variable(b, name="b", dtype=tf.float32)
-
-        x = v1.placeholder(tf.float32, shape=[None], name="x")
-        y = tf.add(tf.multiply(a_var, x), b_var, name="y")
+        c_var = v1.Variable(3.0, name="c", dtype=tf.float32)
 
         serialized = v1.placeholder(tf.string, shape=[None], name="tf_example")
-        features = v1.io.parse_example(serialized, {"x": v1.io.FixedLenFeature([1], tf.float32)})
-        x_ex = tf.identity(features["x"], name="x_from_example")
-        y_ex = tf.add(tf.multiply(a_var, x_ex), b_var, name="y_from_example")  # [None, 1]
+        features = v1.io.parse_example(serialized, _example_features(v1))
+        x = tf.identity(features["x"], name="x")  # [-1, 1]
+        y = tf.identity(tf.add(tf.multiply(a_var, x), b_var), name="y")
+        y2 = tf.identity(tf.add(tf.multiply(a_var, x), c_var), name="y2")
+        x2 = tf.identity(features["x2"], name="x2")
+        y3 = tf.identity(tf.add(tf.multiply(a_var, x2), c_var), name="y3")
 
         utils = v1.saved_model.utils
         sig = v1.saved_model.signature_def_utils
         consts = v1.saved_model.signature_constants
-        predict = sig.build_signature_def(
-            inputs={"x": utils.build_tensor_info(x)},
-            outputs={"y": utils.build_tensor_info(y)},
-            method_name=consts.PREDICT_METHOD_NAME,
-        )
-        classify = sig.build_signature_def(
-            inputs={consts.CLASSIFY_INPUTS: utils.build_tensor_info(serialized)},
-            outputs={consts.CLASSIFY_OUTPUT_SCORES: utils.build_tensor_info(y_ex)},
-            method_name=consts.CLASSIFY_METHOD_NAME,
-        )
-        regress = sig.build_signature_def(
-            inputs={consts.REGRESS_INPUTS: utils.build_tensor_info(serialized)},
-            outputs={consts.REGRESS_OUTPUTS: utils.build_tensor_info(y_ex)},
-            method_name=consts.REGRESS_METHOD_NAME,
-        )
+
+        def signature(inputs, outputs, method):  # type: ignore[no-untyped-def]
+            return sig.build_signature_def(
+                inputs={k: utils.build_tensor_info(t) for k, t in inputs.items()},
+                outputs={k: utils.build_tensor_info(t) for k, t in outputs.items()},
+                method_name=method,
+            )
+
+        predict = signature({"x": x}, {"y": y}, consts.PREDICT_METHOD_NAME)
+        classify = signature({consts.CLASSIFY_INPUTS: serialized}, {consts.CLASSIFY_OUTPUT_SCORES: y},
+                             consts.CLASSIFY_METHOD_NAME)
+        regress = signature({consts.REGRESS_INPUTS: serialized}, {consts.REGRESS_OUTPUTS: y},
+                            consts.REGRESS_METHOD_NAME)
         with v1.Session(graph=graph) as sess:
             sess.run(v1.global_variables_initializer())
             builder = v1.saved_model.Builder(str(export_dir))
@@ -176,6 +188,10 @@ def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.
                     "predict_x_to_y_named": predict,
                     "classify_x_to_y": classify,
                     "regress_x_to_y": regress,
+                    "regress_x_to_y2": signature({consts.REGRESS_INPUTS: serialized}, {consts.REGRESS_OUTPUTS: y2},
+                                                 consts.REGRESS_METHOD_NAME),
+                    "regress_x2_to_y3": signature({consts.REGRESS_INPUTS: x2}, {consts.REGRESS_OUTPUTS: y3},
+                                                  consts.REGRESS_METHOD_NAME),
                     consts.CLASSIFY_METHOD_NAME: classify,  # "tensorflow/serving/classify"
                     consts.REGRESS_METHOD_NAME: regress,  # "tensorflow/serving/regress"
                 },
@@ -184,6 +200,122 @@ def build_half_plus_two_tf1(export_dir: str | os.PathLike[str], *, b: float = 2.
             )
             builder.save()
     return export_dir
+
+
+class _HalfPlusTwoSignatures(tf.Module):
+    """The TF2 half_plus_two family: every signature is its own tf.function, so each has its own input tensor."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a = tf.Variable(0.5, name="a")
+        self.b = tf.Variable(2.0, name="b")
+        self.c = tf.Variable(3.0, name="c")
+
+    def _parse_x(self, serialized: tf.Tensor) -> tf.Tensor:
+        return tf.io.parse_example(serialized, _example_features(tf.compat.v1))["x"]
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32, name="x")])
+    def predict(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": self.a * x + self.b}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress_xy(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"outputs": self.a * self._parse_x(serialized) + self.b}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def regress_xy2(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"outputs": self.a * self._parse_x(serialized) + self.c}
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32, name="inputs")])
+    def regress_x2y3(self, x2: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"outputs": self.a * x2 + self.c}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify_xy(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"scores": self.a * self._parse_x(serialized) + self.b}
+
+    @tf.function(input_signature=[tf.TensorSpec([1], tf.float32, name="inputs")])
+    def classify_x2y3(self, x2: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"scores": self.a * x2 + self.c}
+
+
+def build_half_plus_two_family_tf2(export_dir: str | os.PathLike[str]) -> Path:
+    """TF2 ``tf.saved_model.save`` counterpart of the TF1 family: ``serving_default`` (x float [1] -> y),
+    ``classify_x_to_y``, ``regress_x_to_y``, ``regress_x_to_y2`` (serialized tf.Example ``inputs`` [-1]) and
+    ``regress_x2_to_y3`` / ``classify_x2_to_y3`` (float ``inputs`` [1]); each signature has its own input
+    tensor (``classify_x_to_y_inputs:0``, ``regress_x_to_y_inputs:0``, ...)."""
+    export_dir = Path(export_dir)
+    module = _HalfPlusTwoSignatures()
+    tf.saved_model.save(
+        module,
+        str(export_dir),
+        signatures={
+            "serving_default": module.predict,
+            "regress_x_to_y": module.regress_xy,
+            "regress_x_to_y2": module.regress_xy2,
+            "regress_x2_to_y3": module.regress_x2y3,
+            "classify_x_to_y": module.classify_xy,
+            "classify_x2_to_y3": module.classify_x2y3,
+        },
+    )
+    return export_dir
+
+
+# --------------------------------------------------------------------------------------------- REST guide shapes
+class _Strings(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="x")])
+    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": tf.strings.upper(x)}
+
+
+class _Pairs(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None, 1, 2], tf.float32, name="x")])
+    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": x * 2.0}
+
+
+class _TagSignalSensor(tf.Module):
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="tag"),
+            tf.TensorSpec([None, 5], tf.int64, name="signal"),
+            tf.TensorSpec([None, 2, 2], tf.int64, name="sensor"),
+        ]
+    )
+    def serve(self, tag: tf.Tensor, signal: tf.Tensor, sensor: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {
+            "tag_upper": tf.strings.upper(tag),
+            "signal_sum": tf.reduce_sum(signal, axis=1),
+            "sensor_sum": tf.reduce_sum(sensor, axis=[1, 2]),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify_objects(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.io.parse_example(
+            serialized,
+            {"image": tf.io.FixedLenFeature([1], tf.string), "caption": tf.io.FixedLenFeature([1], tf.string)},
+        )
+        return {"classes": features["caption"], "scores": tf.cast(tf.strings.length(features["image"]), tf.float32)}
+
+
+def build_rest_guide_models(root: str | os.PathLike[str], version: int = 1) -> dict[str, Path]:
+    """Models shaped like the request examples of TF Serving's REST guide (g3doc/api_rest.md), each as
+    ``<root>/<name>/<version>``: ``doc_strings`` (x string [-1] -> upper-cased y), ``doc_pairs`` (x float
+    [-1,1,2] -> 2x), ``doc_named`` (tag string [-1], signal int64 [-1,5], sensor int64 [-1,2,2] -> tag_upper,
+    signal_sum, sensor_sum; plus ``classify_objects``: tf.Examples with bytes features image and caption -> classes =
+    caption, scores = the image's byte count)."""
+    paths = {}
+    for name, module, extra in (
+        ("doc_strings", _Strings(), {}),
+        ("doc_pairs", _Pairs(), {}),
+        ("doc_named", _TagSignalSensor(), {"classify_objects": "classify_objects"}),
+    ):
+        path = Path(root) / name / str(version)
+        signatures = {"serving_default": module.serve}
+        signatures.update({key: getattr(module, attr) for key, attr in extra.items()})
+        tf.saved_model.save(module, str(path), signatures=signatures)
+        paths[name] = path
+    return paths
 
 
 # --------------------------------------------------------------------------------------------- tf.Example / warmup

@@ -38,12 +38,19 @@ from toolkit.commands.common import fail_on, load_arrays, load_json_object
               help="Signature the sample data is validated against, kept for and warmed up with.")
 @click.option("--no-persist-test-data", is_flag=True, help="Do not keep the sample data inside the version.")
 @click.option("--no-warmup", is_flag=True, help="Do not write assets.extra/tf_serving_warmup_requests.")
+@click.option("--allow-custom-ops", is_flag=True,
+              help="Export even if the model uses ops stock TensorFlow Serving lacks (they are listed).")
+@click.option("--op-library", "op_libraries", multiple=True, type=click.Path(exists=True, dir_okay=False),
+              help="A custom op library (.so) the validating process loads with tf.load_op_library.")
+@click.option("--jit-compile", is_flag=True, help="Export the serving function with jit_compile=True (XLA); a model "
+              "XLA cannot compile fails now. TF Serving runs it only with --xla_cpu_compilation_enabled=true.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def export_command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
                    example: str | None, sample_inputs: Path | None, expected_outputs: Path | None, rtol: float,
                    atol: float, spec_file: Path | None, rename: tuple[str, ...], graph_inputs: tuple[str, ...],
                    graph_outputs: tuple[str, ...], signature_name: str,
-                   no_persist_test_data: bool, no_warmup: bool, as_json: bool) -> None:
+                   no_persist_test_data: bool, no_warmup: bool, allow_custom_ops: bool,
+                   op_libraries: tuple[str, ...], jit_compile: bool, as_json: bool) -> None:
     """Export SOURCE (.keras/.h5 file, SavedModel folder, TF1 frozen graph .pb or checkpoint .meta) into
     REPOSITORY/NAME/VERSION, validated and atomic."""
     from toolkit.export import export_model
@@ -91,12 +98,14 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
             sample_inputs=inputs, expected_outputs=expected, rtol=rtol, atol=atol,
             input_spec=spec.get("inputs"), output_spec=spec.get("outputs"), name_mapping=mapping or None,
             signature_name=signature_name, persist_test_data=not no_persist_test_data, warmup=not no_warmup,
+            allow_custom_ops=allow_custom_ops, op_libraries=op_libraries, jit_compile=jit_compile,
         )
     if as_json:
         click.echo(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
                                "validated_with": result.validated_with,
                                "persisted_test_data": result.persisted_test_data,
                                "warmup_records": result.warmup_records, "notes": result.notes,
+                               "custom_ops": result.custom_ops,
                                "signatures": {k: v.to_json() for k, v in result.signatures.items()}}, indent=2))
         return
     click.echo(f"published {result.name} version {result.version} -> {result.path}")

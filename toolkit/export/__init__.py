@@ -17,7 +17,8 @@ from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 
-from toolkit.export.errors import ExportError, SpecMismatchError, ValidationError, VersionExistsError
+from toolkit.custom_ops import describe, find_custom_ops
+from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
 from toolkit.export.sources import (
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 __all__ = [
     "Checkpoint",
+    "CustomOpsError",
     "ExportError",
     "FrozenGraph",
     "ExportResult",
@@ -62,6 +64,7 @@ class ExportResult:
     persisted_test_data: bool
     warmup_records: int = 0
     notes: list[str] = field(default_factory=list)
+    custom_ops: list[str] = field(default_factory=list)  # ops stock TF Serving lacks (exported with allow_custom_ops)
 
 
 def _as_input_dict(sample: Any, signature: Signature) -> dict[str, np.ndarray]:
@@ -73,8 +76,21 @@ def _as_input_dict(sample: Any, signature: Signature) -> dict[str, np.ndarray]:
     return {next(iter(signature.inputs)): np.asarray(sample)}
 
 
+def _check_jit_source(model: Any) -> None:
+    """--jit-compile re-traces serving functions, so it needs a model the toolkit traces itself."""
+    if isinstance(model, (FrozenGraph, Checkpoint)):
+        got = f"the TF1 graph {model.path if isinstance(model, FrozenGraph) else model.meta_graph}"
+    elif isinstance(model, (str, Path)) and Path(model).is_dir():
+        got = f"the SavedModel folder {model}"
+    else:
+        return
+    raise ExportError("--jit-compile: expected a Keras model or file, a tf.Module or a tf.function (their serving "
+                      f"functions are traced again with jit_compile=True), got {got}")
+
+
 def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] | None,
-                  signatures: Mapping[str, Any] | None, extra_signatures: Mapping[str, Any] | None) -> Any:
+                  signatures: Mapping[str, Any] | None, extra_signatures: Mapping[str, Any] | None,
+                  jit_compile: bool = False) -> Any:
     """Write the model into ``staging``; returns the in-memory Keras model when there is one (for reference)."""
     if isinstance(model, (FrozenGraph, Checkpoint)):
         if name_mapping or extra_signatures or signatures:
@@ -100,9 +116,9 @@ def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] 
         else:
             raise ExportError(f"{path}: expected a SavedModel folder or a .keras / .h5 file")
     if is_keras_model(model):
-        write_keras(model, staging, name_mapping, extra_signatures)
+        write_keras(model, staging, name_mapping, extra_signatures, jit_compile)
         return model
-    write_module(model, staging, {**(signatures or {}), **(extra_signatures or {})})
+    write_module(model, staging, {**(signatures or {}), **(extra_signatures or {})}, jit_compile)
     return None
 
 
@@ -126,6 +142,9 @@ def export_model(
     persist_test_data: bool = True,
     warmup: bool = True,
     tags: str = "serve",
+    allow_custom_ops: bool = False,
+    op_libraries: Iterable[str | Path] = (),
+    jit_compile: bool = False,
 ) -> ExportResult:
     """Export ``model`` as version ``version`` (default: next integer) of ``name`` under ``repository``.
 
@@ -134,8 +153,13 @@ def export_model(
     (dict of arrays, or one array for a single input)
     are run through the exported model in a clean process; the result is compared with ``expected_outputs`` if
     given, else with the in-memory Keras model. Raises an ``ExportError`` subclass and publishes nothing when
-    anything is wrong.
+    anything is wrong. A model using ops stock TF Serving lacks is refused unless ``allow_custom_ops``;
+    ``op_libraries`` (``.so`` files) are loaded with ``tf.load_op_library`` by the validating process.
+    ``jit_compile`` exports the serving functions with ``jit_compile=True``, compiled once at export.
     """
+    libraries = [str(Path(p).resolve()) for p in op_libraries]
+    if jit_compile:
+        _check_jit_source(model)
     target_model_dir = model_dir(repository, name)
     clean_stale_staging(target_model_dir)
     version = check_version_number(version) if version is not None else next_version(target_model_dir)
@@ -147,7 +171,7 @@ def export_model(
     staging = new_staging_dir(target_model_dir, version)
     try:
         keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
-                                    extra_signatures=extra_signatures)
+                                    extra_signatures=extra_signatures, jit_compile=jit_compile)
         sigs = read_signatures(staging, tags)
         if signature_name not in sigs:
             raise SpecMismatchError(f"signature {signature_name!r}: expected it in the export, got {sorted(sigs)}")
@@ -158,6 +182,11 @@ def export_model(
             check_specs(signature, "outputs", output_spec)
 
         notes: list[str] = []
+        custom = find_custom_ops(staging)
+        if custom and not allow_custom_ops:
+            raise CustomOpsError(f"{describe(custom)}; pass --allow-custom-ops (allow_custom_ops=True) to export anyway")
+        if custom:
+            notes.append(describe(custom))
         warmup_records = 0
         persisted = False
         kept = load_test_data(staging) if sample_inputs is None and keras_model is None else None
@@ -168,14 +197,14 @@ def export_model(
             notes.append("validated with the test data kept inside the source SavedModel")
         if sample_inputs is None:
             inputs = synthesize_inputs(signature.inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
             validate_outputs(outputs, signature, None, rtol, atol)
             validated_with = "synthetic inputs"
             notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
         else:
             inputs = _as_input_dict(sample_inputs, signature)
             check_inputs(signature, inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
             if expected_outputs is not None:
                 expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
                 validated_with = "expected outputs"
@@ -201,4 +230,5 @@ def export_model(
                 target_model_dir.rmdir()
         raise
     log.info("published %s version %d at %s", name, version, target)
-    return ExportResult(target, name, version, sigs, validated_with, persisted, warmup_records, notes)
+    return ExportResult(target, name, version, sigs, validated_with, persisted, warmup_records, notes,
+                        [c.op for c in custom])

@@ -19,6 +19,8 @@ def main(argv: list[str]) -> int:
 
     from toolkit.export.testdata import _load_group, _save_group
 
+    for library in filter(None, os.environ.get("TFS_OP_LIBRARIES", "").split(os.pathsep)):
+        tf.load_op_library(library)
     inputs = _load_group(Path(data_dir), "inputs")
     loaded = tf.saved_model.load(saved_model, tags=[t for t in tags.split(",") if t])
     if signature not in loaded.signatures:

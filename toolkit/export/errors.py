@@ -17,3 +17,7 @@ class ValidationError(ExportError):
 
 class VersionExistsError(ExportError):
     """The target version folder already exists and ``force`` was not given."""
+
+
+class CustomOpsError(ExportError):
+    """The model uses ops stock TensorFlow Serving lacks, and custom ops were not allowed."""

@@ -77,18 +77,24 @@ def write_frozen_graph(source: FrozenGraph, staging: Path) -> None:
             _save(sess, graph, staging, source)
 
 
-def write_checkpoint(source: Checkpoint, staging: Path) -> None:
-    """Restore a TF1 checkpoint into its meta graph and save it as a SavedModel."""
-    tf = require("tensorflow", purpose="exporting TF1 checkpoints")
+def restore_checkpoint(source: Checkpoint, sess: Any) -> None:
+    """Import the checkpoint's meta graph into the session's (default) graph and restore its variables."""
+    tf = require("tensorflow", purpose="reading TF1 checkpoints")
     meta = Path(source.meta_graph)
     if not meta.is_file():
         raise ExportError(f"{meta}: no such meta graph file")
     prefix = Path(source.checkpoint_prefix) if source.checkpoint_prefix else meta.with_suffix("")
+    try:
+        saver = tf.compat.v1.train.import_meta_graph(str(meta), clear_devices=True)
+        saver.restore(sess, str(prefix))
+    except Exception as exc:
+        raise ExportError(f"{meta}: cannot restore checkpoint {prefix}: {exc}") from None
+
+
+def write_checkpoint(source: Checkpoint, staging: Path) -> None:
+    """Restore a TF1 checkpoint into its meta graph and save it as a SavedModel."""
+    tf = require("tensorflow", purpose="exporting TF1 checkpoints")
     with tf.Graph().as_default() as graph:
         with tf.compat.v1.Session(graph=graph) as sess:
-            try:
-                saver = tf.compat.v1.train.import_meta_graph(str(meta), clear_devices=True)
-                saver.restore(sess, str(prefix))
-            except Exception as exc:
-                raise ExportError(f"{meta}: cannot restore checkpoint {prefix}: {exc}") from None
+            restore_checkpoint(source, sess)
             _save(sess, graph, staging, source)

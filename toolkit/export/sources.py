@@ -100,14 +100,52 @@ def keras_reference_outputs(model: Any, inputs: Mapping[str, np.ndarray],
     return {name: np.asarray(out) for name, out in zip(output_names, outputs)}
 
 
+def _first_line(exc: BaseException) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return message.strip().splitlines()[0] if message.strip() else type(exc).__name__
+
+
+def xla_compiled(fn: Callable, specs: list, name: str) -> Any:  # type: ignore[type-arg]
+    """``fn`` as a ``tf.function(jit_compile=True)`` over ``specs``, compiled once now on synthetic inputs so a
+    model XLA cannot compile fails at export with XLA's own message, not at its first request."""
+    tf = _tf()
+    from toolkit.export.testdata import synthesize_inputs
+    from toolkit.savedmodel import TensorInfo
+
+    compiled = tf.function(fn, input_signature=specs, jit_compile=True)
+    infos = {str(i): TensorInfo(str(i), "string" if s.dtype == tf.string else s.dtype.name,
+                                None if s.shape.rank is None else tuple(s.shape.as_list()))
+             for i, s in enumerate(specs)}
+    arrays = synthesize_inputs(infos)
+    try:
+        compiled(*[tf.constant(arrays[str(i)]) for i in range(len(specs))])
+    except (tf.errors.OpError, ValueError, TypeError) as exc:
+        raise ExportError(f"--jit-compile: XLA cannot compile signature {name!r}: {_first_line(exc)}") from None
+    return compiled
+
+
+def jit_signature(fn: Any, name: str) -> Any:
+    """A signature function (tf.function with an input_signature, or a concrete function) recompiled with XLA."""
+    concrete = fn.get_concrete_function() if hasattr(fn, "get_concrete_function") else fn
+    positional, keywords = concrete.structured_input_signature
+    if keywords:
+        raise ExportError(f"--jit-compile: signature {name!r} takes keyword-only inputs; expected a tf.function "
+                          "with a positional input_signature")
+    return xla_compiled(lambda *args: concrete(*args), list(positional), name).get_concrete_function()
+
+
 def write_keras(model: Any, staging: Path, name_mapping: Mapping[str, str] | None,
-                extra_signatures: Mapping[str, Any] | None) -> None:
-    """Export a Keras model with ExportArchive: tracked variables, named serving_default, extra endpoints."""
+                extra_signatures: Mapping[str, Any] | None, jit_compile: bool = False) -> None:
+    """Export a Keras model with ExportArchive: tracked variables, named serving_default, extra endpoints;
+    ``jit_compile`` makes serving_default an XLA-compiled function."""
     keras = require("keras", purpose="exporting Keras models")
     serve, specs = keras_serving_fn(model, name_mapping)
     archive = keras.export.ExportArchive()
     archive.track(model)
-    archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
+    if jit_compile:
+        archive.add_endpoint(name="serving_default", fn=xla_compiled(serve, specs, "serving_default"))
+    else:
+        archive.add_endpoint(name="serving_default", fn=serve, input_signature=specs)
     for name, fn in (extra_signatures or {}).items():
         if name == "serving_default":
             raise ExportError("extra_signatures: 'serving_default' is generated from the model; pick another name")
@@ -118,8 +156,9 @@ def write_keras(model: Any, staging: Path, name_mapping: Mapping[str, str] | Non
     archive.write_out(str(staging), verbose=False)
 
 
-def write_module(obj: Any, staging: Path, signatures: Mapping[str, Any] | None) -> None:
-    """Save a ``tf.Module`` (or a bare ``tf.function``) with the given signatures."""
+def write_module(obj: Any, staging: Path, signatures: Mapping[str, Any] | None, jit_compile: bool = False) -> None:
+    """Save a ``tf.Module`` (or a bare ``tf.function``) with the given signatures (XLA-compiled with
+    ``jit_compile``)."""
     tf = _tf()
     sigs = dict(signatures or {})
     is_function = isinstance(obj, tf.types.experimental.PolymorphicFunction) or (
@@ -142,7 +181,8 @@ def write_module(obj: Any, staging: Path, signatures: Mapping[str, Any] | None) 
         if hasattr(fn, "get_concrete_function") and getattr(fn, "input_signature", None) is None:
             raise ExportError(f"signature {name!r}: expected a tf.function with an input_signature or a concrete "
                               "function")
-        resolved[name] = fn.get_concrete_function() if hasattr(fn, "get_concrete_function") else fn
+        resolved[name] = jit_signature(fn, name) if jit_compile else (
+            fn.get_concrete_function() if hasattr(fn, "get_concrete_function") else fn)
     tf.saved_model.save(obj, str(staging), signatures=resolved)
 
 

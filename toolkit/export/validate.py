@@ -11,7 +11,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -40,13 +40,15 @@ def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None
 
 
 def run_in_clean_process(saved_model_dir: Path, signature_name: str, inputs: Mapping[str, np.ndarray],
-                         tags: str = "serve") -> dict[str, np.ndarray]:
-    """Load ``saved_model_dir`` in a new interpreter, run ``signature_name`` on ``inputs``, return the outputs."""
+                         tags: str = "serve", op_libraries: Sequence[str] = ()) -> dict[str, np.ndarray]:
+    """Load ``saved_model_dir`` in a new interpreter (after ``tf.load_op_library`` of each of ``op_libraries``),
+    run ``signature_name`` on ``inputs``, return the outputs."""
     with tempfile.TemporaryDirectory(prefix="tfs-validate-") as tmp:
         data_dir, out_dir = Path(tmp) / "data", Path(tmp) / "out"
         data_dir.mkdir()
         _save_group(data_dir, "inputs", dict(inputs))
-        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""))
+        env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", CUDA_VISIBLE_DEVICES=os.environ.get("CUDA_VISIBLE_DEVICES", ""),
+                   TFS_OP_LIBRARIES=os.pathsep.join(op_libraries))
         cmd = [sys.executable, "-m", "toolkit.export._validate_worker", str(saved_model_dir), signature_name, tags,
                str(data_dir), str(out_dir)]
         try:

@@ -1,5 +1,8 @@
-"""Server-side batching (--enable_batching): concurrent Predict calls on the same servable and signature are merged
-along dim 0, run once, and split back, as TF Serving's BatchingSession over a shared batch scheduler.
+"""Server-side batching (--enable_batching): concurrent Session::Run calls (Predict, Classify, Regress,
+MultiInference, warmup) on the same servable with the same set of feed and fetch tensor names are merged along dim
+0, run once, and split back, as TF Serving's BatchingSession over a shared batch scheduler (one queue per
+TensorSignature, created on first use). Tasks of one queue are merged whatever their shapes, as there: tensors that
+differ beyond dim 0 fail the whole batch unless pad_variable_length_inputs is set.
 
 Parameters come from --batching_parameters_file (BatchingParameters) or, with
 --enable_per_model_batching_parameters, from <version_dir>/batching_params.pbtxt. Error codes and messages follow
@@ -65,6 +68,23 @@ class BatchingConfig:
         return self.max_execution_batch_size if self.enable_large_batch_splitting else self.max_batch_size
 
 
+def task_size(feeds: dict[str, np.ndarray]) -> int:
+    """batching_util.h ComputeTensorBatchSize: the common 0th-dimension size of every input tensor."""
+    if not feeds:
+        raise ServingError(Code.INVALID_ARGUMENT, "Batching Run() must have at least one input tensor")
+    size: int | None = None
+    for value in feeds.values():
+        if value.ndim == 0:
+            raise ServingError(Code.INVALID_ARGUMENT, "Batching Run() input tensors must have at least one dimension")
+        if size is None:
+            size = value.shape[0]
+        elif value.shape[0] != size:
+            raise ServingError(
+                Code.INVALID_ARGUMENT, "Batching Run() input tensors must have equal 0th-dimension size"
+            )
+    return int(size)  # type: ignore[arg-type]
+
+
 @dataclass
 class _Task:
     feeds: dict[str, np.ndarray]
@@ -122,7 +142,6 @@ class BatchScheduler:
                 )
             self._queue.append(task)
             self._cond.notify_all()
-        self.metrics.input_batch_size.observe(self.servable.name, value=size)
         task.done.wait()
         if task.error is not None:
             raise task.error
@@ -176,12 +195,15 @@ class BatchScheduler:
 
     def _process(self, batch: list[_Task]) -> None:
         try:
+            self._record_queuing(batch)
+            timeout = self._batch_timeout(batch)
             merged, padded_size = self._merge(batch)
-            timeouts = [t.timeout for t in batch if t.timeout is not None]
-            outputs = self.servable.run(merged, self.fetches, min(timeouts) if timeouts else None)
-            self.metrics.batch_size.observe(self.servable.name, value=padded_size)
+            outputs = self.servable.run(merged, self.fetches, timeout)
+            self.metrics.wrapped_run_count.inc()
             for output in outputs:
-                if output.ndim == 0 or output.shape[0] != padded_size:
+                if output.ndim == 0:
+                    raise ServingError(Code.FAILED_PRECONDITION, "Batched output tensor has 0 dimensions")
+                if output.shape[0] != padded_size:
                     raise ServingError(
                         Code.FAILED_PRECONDITION,
                         "Batched output tensor's 0th dimension does not equal the sum of the 0th dimension sizes "
@@ -202,6 +224,24 @@ class BatchScheduler:
             for task in batch:
                 task.done.set()
 
+    def _record_queuing(self, batch: list[_Task]) -> None:
+        now = time.monotonic()
+        for task in batch:
+            self.metrics.queuing_latency.observe("", value=(now - task.enqueued) * 1e6)
+
+    @staticmethod
+    def _batch_timeout(batch: list[_Task]) -> float | None:
+        """ProcessBatch: the batch runs until the latest deadline of its tasks (counted from each task's enqueue
+        time); if every task's deadline has already passed in the queue, none is run."""
+        now = time.monotonic()
+        deadlines = [t.enqueued + t.timeout if t.timeout is not None else None for t in batch]
+        if any(d is None for d in deadlines):
+            return None
+        latest = max(deadlines)  # type: ignore[type-var]
+        if latest <= now:
+            raise ServingError(Code.RESOURCE_EXHAUSTED, "Run() timeout exceeded while waiting in batching queue")
+        return latest - now  # type: ignore[operator]
+
     def _merge(self, batch: list[_Task]) -> tuple[dict[str, np.ndarray], int]:
         total = sum(t.size for t in batch)
         padded = total
@@ -209,6 +249,9 @@ class BatchScheduler:
             if allowed >= total:
                 padded = allowed
                 break
+        # MergeInputTensors records these before merging (whether or not the merge then succeeds).
+        self.metrics.padding_size.observe(padded, value=padded - total)
+        self.metrics.batch_size.observe(value=padded)
         merged: dict[str, np.ndarray] = {}
         for name in batch[0].feeds:
             parts = [t.feeds[name] for t in batch]
@@ -249,7 +292,8 @@ def _pad_to_common_shape(parts: list[np.ndarray]) -> list[np.ndarray]:
 
 
 class BatchingRunner:
-    """An ``inference.Runner`` that sends predict calls through per-signature batch schedulers."""
+    """An ``inference.Runner`` that sends every Session::Run through one batch scheduler per TensorSignature
+    (the sets of feed and fetch tensor names), as BatchingSession's default scheduler creator."""
 
     def __init__(self, default: BatchingConfig, metrics: ServerMetrics, per_model: bool = False) -> None:
         self.default = default
@@ -280,13 +324,16 @@ class BatchingRunner:
         fetches: list[str],
         timeout: float | None,
     ) -> list[np.ndarray]:
-        if any(value.ndim == 0 for value in feeds.values()):
-            return servable.run(feeds, fetches, timeout)  # scalars cannot be batched
-        key = (signature_key, tuple(sorted(feeds)), tuple(fetches))
+        size = task_size(feeds)  # InternalRun's ComputeInputSize, before the task is queued ...
+        for _ in feeds:  # ... which records every input tensor's 0th dimension
+            self.metrics.input_batch_size.observe(value=size)
+        batch_fetches = sorted(set(fetches))  # TensorSignature keeps output names as a sorted set
+        key = (tuple(sorted(feeds)), tuple(batch_fetches))
         with self._lock:
             scheduler = servable.batchers.get(key)
             if scheduler is None:
                 config = getattr(servable, "batching_config", None) or self.config_for(servable)
-                scheduler = BatchScheduler(servable, list(fetches), config, self.metrics)
+                scheduler = BatchScheduler(servable, batch_fetches, config, self.metrics)
                 servable.batchers[key] = scheduler
-        return scheduler.submit(feeds, timeout)  # type: ignore[attr-defined]
+        outputs = dict(zip(batch_fetches, scheduler.submit(feeds, timeout)))  # type: ignore[attr-defined]
+        return [outputs[name] for name in fetches]

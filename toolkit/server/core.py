@@ -23,6 +23,7 @@ from tensorflow_serving.apis import (
 )
 
 from toolkit.server import inference
+from toolkit.server.limits import RequestLimits
 from toolkit.server.core_api import Entrypoint
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.manager import ModelManager
@@ -34,6 +35,26 @@ T = TypeVar("T")
 
 SIGNATURE_DEF_FIELD = "signature_def"
 
+# runtime_latency's API label (predict_util.cc, classifier.cc, regressor.cc; MultiInference records none).
+RUNTIME_API = {"predict": "Predict", "classify": "Classify", "regress": "Regress"}
+
+
+def request_metric_api(api: str, entrypoint: str) -> str | None:
+    """The ``API`` label of request_latency, or None where TF Serving records no request metrics.
+
+    gRPC (prediction_service_impl.cc): Predict, Classify and Regress only, capitalised. REST (http_server.cc):
+    every request with the method of its URL (``predict``, ``classify``, ``regress``; empty for status and
+    metadata GETs)."""
+    if entrypoint == "GRPC":
+        return {"predict": "Predict", "classify": "Classify", "regress": "Regress"}.get(api)
+    return {"predict": "predict", "classify": "classify", "regress": "regress"}.get(api, "")
+
+
+def _example_count(request_input: Any) -> int:
+    """NumInputExamples of an Input."""
+    kind = request_input.WhichOneof("kind")
+    return len(getattr(request_input, kind).examples) if kind else 0
+
 
 class ServingCoreImpl:
     """TF Serving's PredictionService/ModelService logic over a ModelManager."""
@@ -43,20 +64,24 @@ class ServingCoreImpl:
         manager: ModelManager,
         metrics: ServerMetrics,
         options: inference.InferenceOptions,
-        predict_runner: inference.Runner = inference.direct_runner,
+        runner: inference.Runner = inference.direct_runner,
+        limits: RequestLimits = RequestLimits(),
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.options = options
-        self.predict_runner = predict_runner
+        self.runner = runner
+        self.limits = limits
 
     # ------------------------------------------------------------------------------------------ helpers
     @contextmanager
     def _observed(self, model: str, api: str, entrypoint: str) -> Iterator[dict[str, object]]:
-        """Count the request and record its latency, whatever the outcome."""
+        """TF Serving's request metrics for this call, where it records any (``request_metric_api``): the request
+        is counted whatever its outcome, its latency only when it succeeds."""
         start = time.perf_counter()
         info: dict[str, object] = {"version": ""}
         status = "OK"
+        label = request_metric_api(api, entrypoint)
         try:
             yield info
         except ServingError as exc:
@@ -67,10 +92,23 @@ class ServingCoreImpl:
             log.exception("Internal error in %s for model %s", api, model)
             raise ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}") from exc
         finally:
-            micros = (time.perf_counter() - start) * 1e6
-            self.metrics.request_count.inc(model, status)
-            self.metrics.request_latency.observe(model, api, entrypoint, value=micros)
-            self.metrics.request_count_by_version.inc(model, info["version"], api, entrypoint, status)
+            if label is not None:
+                if status == "OK":
+                    micros = (time.perf_counter() - start) * 1e6
+                    self.metrics.request_latency.observe(model, label, entrypoint, value=micros)
+                self.metrics.request_count.inc(model, status)
+                self.metrics.request_count_by_version.inc(model, info["version"], label, entrypoint, status)
+
+    def _timed_runner(self, model: str, api: str) -> inference.Runner:
+        """The runner, recording runtime_latency around each successful Session::Run (RecordRuntimeLatency)."""
+
+        def run(*args: Any) -> Any:
+            start = time.perf_counter()
+            result = self.runner(*args)
+            self.metrics.runtime_latency.observe(model, api, "TF1", value=(time.perf_counter() - start) * 1e6)
+            return result
+
+        return run
 
     @staticmethod
     def _require_spec(request: object) -> model_pb2.ModelSpec:
@@ -90,30 +128,17 @@ class ServingCoreImpl:
             self._require_spec(request)
             with self.manager.servable(spec) as servable:
                 info["version"] = servable.version
-                start = time.perf_counter()
-                result = run(servable)
-                self.metrics.runtime_latency.observe(
-                    spec.name, api, "TF1", value=(time.perf_counter() - start) * 1e6
-                )
-                return result
+                return run(servable, self._timed_runner(spec.name, RUNTIME_API[api]))
 
     # ------------------------------------------------------------------------------------------ inference
     def predict(
         self, request: predict_pb2.PredictRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> predict_pb2.PredictResponse:
-        return self._infer(
-            request,
-            "predict",
-            entrypoint,
-            lambda s: inference.run_predict(s, request, self.options, timeout, runner=self.predict_runner),
-        )
+        def run(servable: object, runner: inference.Runner) -> predict_pb2.PredictResponse:
+            self.limits.check_inputs(request.inputs)  # sized from the claims, before any tensor is decoded
+            return inference.run_predict(servable, request, self.options, timeout, runner=runner)
 
-    def _count_examples(self, model: str, request_input: Any) -> None:
-        """RecordRequestExampleCount after a successful classify / regress / multi_inference (util.cc)."""
-        kind = request_input.WhichOneof("kind")
-        count = len(getattr(request_input, kind).examples) if kind else 0
-        self.metrics.request_example_counts.observe(model, value=count)
-        self.metrics.request_example_count_total.inc(model, amount=count)
+        return self._infer(request, "predict", entrypoint, run)
 
     def classify(
         self,
@@ -122,20 +147,22 @@ class ServingCoreImpl:
         entrypoint: Entrypoint,
         timeout: float | None = None,
     ) -> classification_pb2.ClassificationResponse:
-        response = self._infer(
-            request, "classify", entrypoint, lambda s: inference.run_classify(s, request, self.options, timeout)
+        return self._infer(
+            request,
+            "classify",
+            entrypoint,
+            lambda s, runner: inference.run_classify(s, request, self.options, timeout, runner=runner),
         )
-        self._count_examples(request.model_spec.name, request.input)
-        return response
 
     def regress(
         self, request: regression_pb2.RegressionRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> regression_pb2.RegressionResponse:
-        response = self._infer(
-            request, "regress", entrypoint, lambda s: inference.run_regress(s, request, self.options, timeout)
+        return self._infer(
+            request,
+            "regress",
+            entrypoint,
+            lambda s, runner: inference.run_regress(s, request, self.options, timeout, runner=runner),
         )
-        self._count_examples(request.model_spec.name, request.input)
-        return response
 
     def multi_inference(
         self,
@@ -144,14 +171,21 @@ class ServingCoreImpl:
         entrypoint: Entrypoint,
         timeout: float | None = None,
     ) -> inference_pb2.MultiInferenceResponse:
-        name = request.tasks[0].model_spec.name if request.tasks else ""
-        with self._observed(name, "multi_inference", entrypoint) as info:
-            inference.validate_multi_inference(request)  # before the lookup, as multi_inference_helper.cc
-            with self.manager.servable(request.tasks[0].model_spec) as servable:
-                info["version"] = servable.version
-                response = inference.run_multi_inference(servable, request, self.options, timeout)
-            self._count_examples(name, request.input)
-            return response
+        spec = inference.multi_inference_model_spec(request)
+        name = spec.name
+
+        def run_and_count(*args: Any) -> Any:
+            """multi_inference.cc: RecordRequestExampleCount once the one Session::Run succeeded."""
+            result = self.runner(*args)
+            count = _example_count(request.input)
+            self.metrics.request_example_counts.observe(name, value=count)
+            self.metrics.request_example_count_total.inc(name, amount=count)
+            return result
+
+        # the lookup first, then the task checks (multi_inference_helper.cc)
+        with self._observed(name, "multi_inference", entrypoint) as info, self.manager.servable(spec) as servable:
+            info["version"] = servable.version
+            return inference.run_multi_inference(servable, request, self.options, timeout, run_and_count)
 
     # ------------------------------------------------------------------------------------------ metadata
     def get_model_metadata(
@@ -180,25 +214,32 @@ class ServingCoreImpl:
             return response
 
     def signature_defs(self, model_spec: model_pb2.ModelSpec) -> tuple[int, dict[str, meta_graph_pb2.SignatureDef]]:
-        with self.manager.servable(model_spec) as servable:
-            return servable.version, dict(servable.signatures)
+        """The REST layer's lookup before it parses a body; a failed lookup is still a counted REST request
+        (http_server.cc counts every request, e.g. request_count{model_name="half",status="NOT_FOUND"})."""
+        try:
+            with self.manager.servable(model_spec) as servable:
+                return servable.version, dict(servable.signatures)
+        except ServingError as exc:
+            self.metrics.request_count.inc(model_spec.name, exc.code.name)
+            raise
 
     # ------------------------------------------------------------------------------------------ model service
     def get_model_status(
         self, request: get_model_status_pb2.GetModelStatusRequest, *, entrypoint: Entrypoint
     ) -> get_model_status_pb2.GetModelStatusResponse:
         spec = self._require_spec(request)
-        version = spec.version.value if spec.HasField("version") else None  # labels are ignored, as TF Serving
-        response = get_model_status_pb2.GetModelStatusResponse()
-        for record in self.manager.version_status(spec.name, version):
-            item = response.model_version_status.add()
-            item.version = record.version
-            item.state = int(record.state)
-            item.status.SetInParent()  # always present (error_code OK), as TF Serving's ToStatusProto
-            if record.error is not None:
-                item.status.error_code = int(record.error.code)
-                item.status.error_message = record.error.message
-        return response
+        with self._observed(spec.name, "get_model_status", entrypoint):
+            version = spec.version.value if spec.HasField("version") else None  # labels are ignored, as TF Serving
+            response = get_model_status_pb2.GetModelStatusResponse()
+            for record in self.manager.version_status(spec.name, version):
+                item = response.model_version_status.add()
+                item.version = record.version
+                item.state = int(record.state)
+                item.status.SetInParent()  # always present (error_code OK), as TF Serving's ToStatusProto
+                if record.error is not None:
+                    item.status.error_code = int(record.error.code)
+                    item.status.error_message = record.error.message
+            return response
 
     def reload_config(
         self, request: model_management_pb2.ReloadConfigRequest, *, timeout: float | None = None
@@ -210,26 +251,25 @@ class ServingCoreImpl:
                 "ServerModelConfig type not supported by HandleReloadConfigRequest. Only ModelConfigList is "
                 "currently supported",
             )
-        counters = {name: self._counter(name) for name in request.metric_names}
-        before = {name: c.total() for name, c in counters.items() if c is not None}
+        names = list(dict.fromkeys(request.metric_names))  # GetMetrics keeps one value per name
+        before = {name: self._metric_value(name) for name in names}
         log.info("Reloading model server config with %d model(s)", len(request.config.model_config_list.config))
         self.manager.reload_config(request.config, timeout=timeout)
         response = model_management_pb2.ReloadConfigResponse()
         response.status.error_code = 0
-        for name in request.metric_names:
+        for name in names:  # RecordMetricsIncrease: every requested name, 0 when unknown
             metric = response.metric.add()
             metric.name = name
-            counter = counters.get(name)
-            if counter is not None:
-                metric.int64_value_increase = int(counter.total() - before[name])
+            metric.int64_value_increase = int(self._metric_value(name) - before[name])
         return response
 
-    def _counter(self, name: str) -> Counter | None:
-        wanted = name.replace("/", ":")
+    def _metric_value(self, name: str) -> float:
+        """model_service_impl.cc GetMetrics: a counter found by its TF monitoring name (``/tensorflow/...``),
+        valued by its first point."""
         for value in vars(self.metrics).values():
-            if isinstance(value, Counter) and value.name == wanted:
-                return value
-        return None
+            if isinstance(value, Counter) and value.monitoring_name == name:
+                return value.first_point()
+        return 0
 
     def metrics_text(self) -> str:
         return self.metrics.render()

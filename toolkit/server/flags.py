@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Literal
+
+from toolkit.server import limits
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +23,7 @@ FlagType = Literal["int32", "int64", "bool", "string", "float"]
 Support = Literal["implemented", "ignored", "rejected"]
 
 INT32_MAX = 2**31 - 1
+NUM_SCHEDULABLE_CPUS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -88,9 +92,8 @@ FLAGS: tuple[Flag, ...] = (
         "platform_config_file",
         "string",
         "",
-        "rejected",
-        "Text-format PlatformConfigMap.",
-        "only the built-in TensorFlow platform is supported; use the session/batching flags instead",
+        "implemented",
+        "Text-format PlatformConfigMap for the tensorflow platform; replaces the session/batching/warmup flags.",
     ),
     _f("per_process_gpu_memory_fraction", "float", 0.0, "ignored", "GPU memory fraction.", "the runtime is CPU-only"),
     _f("saved_model_tags", "string", "serve", "implemented", "Comma-separated MetaGraph tags to load."),
@@ -112,12 +115,23 @@ FLAGS: tuple[Flag, ...] = (
         "prefer_tflite_model",
         "bool",
         False,
-        "rejected",
-        "Load model.tflite instead of saved_model.pb.",
-        "TFLite models are not supported by the embedded runtime",
+        "implemented",
+        "Serve <version_dir>/model.tflite (TF Lite interpreter) instead of saved_model.pb when it is present.",
     ),
-    _f("num_tflite_pools", "int32", 0, "ignored", "TFLite interpreter pools.", "TFLite is not supported"),
-    _f("num_tflite_interpreters_per_pool", "int32", 1, "ignored", "TFLite interpreters.", "TFLite is not supported"),
+    _f(
+        "num_tflite_pools",
+        "int32",
+        NUM_SCHEDULABLE_CPUS,
+        "implemented",
+        "TF Lite interpreters per TF Lite model; a request waits for a free one (default: the CPU count).",
+    ),
+    _f(
+        "num_tflite_interpreters_per_pool",
+        "int32",
+        1,
+        "implemented",
+        "Above 1: concurrent TF Lite requests are merged into batches over the interpreters.",
+    ),
     _f(
         "enable_signature_method_name_check",
         "bool",
@@ -125,8 +139,10 @@ FLAGS: tuple[Flag, ...] = (
         "implemented",
         "Enforce SignatureDef.method_name for predict/classify/regress.",
     ),
-    _f("xla_cpu_compilation_enabled", "bool", False, "ignored", "Enable XLA:CPU JIT.", _NO_EFFECT),
-    _f("xla_gpu_compilation_enabled", "bool", False, "ignored", "Enable XLA:GPU JIT.", "the runtime is CPU-only"),
+    _f("xla_cpu_compilation_enabled", "bool", False, "implemented",
+       "Enable XLA:CPU JIT; when both XLA flags are false, jit_compile=True functions fail at their first run."),
+    _f("xla_gpu_compilation_enabled", "bool", False, "implemented",
+       "Enable XLA:CPU and XLA:GPU JIT (the embedded runtime is CPU-only: XLA:CPU)."),
     _f("enable_profiler", "bool", True, "ignored", "Register the TF profiler service.", "no profiler service"),
     _f(
         "thread_pool_factory_config_file",
@@ -163,13 +179,28 @@ EXTRA_FLAGS: tuple[Flag, ...] = (
         "implemented",
         "Address the gRPC and REST ports bind to (tfs-toolkit only; the real binary binds 0.0.0.0).",
     ),
+    _f(
+        "max_request_tensor_bytes",
+        "int64",
+        limits.DEFAULT_MAX_REQUEST_TENSOR_BYTES,
+        "implemented",
+        "Largest decoded size of one request's input tensors, checked before allocating (tfs-toolkit only).",
+    ),
+    _f(
+        "max_request_fill_bytes",
+        "int64",
+        limits.DEFAULT_MAX_REQUEST_FILL_BYTES,
+        "implemented",
+        "Largest size a request's short *_val lists may be filled to by repeating their last value "
+        "(tfs-toolkit only).",
+    ),
 )
 
 _BY_NAME = {f.name: f for f in (*FLAGS, *EXTRA_FLAGS)}
 
 
 def known_flags() -> list[str]:
-    """Names of every accepted flag (tensorflow_model_server's 48 plus our own --host)."""
+    """Names of every accepted flag (tensorflow_model_server's 48 plus our own EXTRA_FLAGS)."""
     return [f.name for f in (*FLAGS, *EXTRA_FLAGS)]
 
 
@@ -231,7 +262,7 @@ class ServerOptions:
     monitoring_config_file: str = ""
     remove_unused_fields_from_bundle_metagraph: bool = True
     prefer_tflite_model: bool = False
-    num_tflite_pools: int = 0
+    num_tflite_pools: int = NUM_SCHEDULABLE_CPUS
     num_tflite_interpreters_per_pool: int = 1
     enable_signature_method_name_check: bool = False
     xla_cpu_compilation_enabled: bool = False
@@ -243,6 +274,8 @@ class ServerOptions:
     enable_grpc_healthcheck_service: bool = False
     enable_serialization_as_tensor_content: bool = False
     host: str = "127.0.0.1"
+    max_request_tensor_bytes: int = limits.DEFAULT_MAX_REQUEST_TENSOR_BYTES
+    max_request_fill_bytes: int = limits.DEFAULT_MAX_REQUEST_FILL_BYTES
     help: bool = False
     given: list[str] = field(default_factory=list)
 

@@ -75,29 +75,11 @@ def _debug_string(signature: SignatureDef) -> str:
 
 
 # ------------------------------------------------------------------------------------------ input checks
-def _check_dtype_and_shape(alias: str, info: meta_graph_pb2.TensorInfo, value: np.ndarray, index: int) -> np.ndarray:
-    expected = info.dtype
-    got = tensors.dtype_of_array(value)
-    if expected != got:
-        raise ServingError(
-            Code.INVALID_ARGUMENT,
-            f"Expects arg[{index}] to be {tensors.short_dtype_name(expected)} but {tensors.short_dtype_name(got)} "
-            f"is provided (input '{alias}': expected {tensors.dtype_name(expected)}, got {tensors.dtype_name(got)})",
-        )
-    shape = info.tensor_shape
-    if not shape.unknown_rank and shape.dim is not None:
-        want = [d.size for d in shape.dim]
-        if len(want) != value.ndim or any(w >= 0 and w != g for w, g in zip(want, value.shape)):
-            raise ServingError(
-                Code.INVALID_ARGUMENT,
-                f"input '{alias}' has shape {tensors.shape_string(value.shape)} but the signature expects "
-                f"{tensors.shape_string(want)} (-1 = any size)",
-            )
-    return value
-
-
 def predict_inputs(signature: SignatureDef, request: predict_pb2.PredictRequest) -> dict[str, np.ndarray]:
-    """VerifyRequestInputsSize + GetInputValues: {tensor name: array} for every signature input."""
+    """VerifyRequestInputsSize + GetInputValues: {tensor name: array} for every signature input.
+
+    No dtype or shape check here, as in TF Serving: Session::Run checks dtypes (``Expects arg[i] to be ...``) and
+    the graph's ops decide which shapes they can compute with."""
     request_inputs = set(request.inputs.keys())
     signature_inputs = set(signature.inputs.keys())
     defaults = dict(signature.defaults) if hasattr(signature, "defaults") else {}
@@ -113,7 +95,7 @@ def predict_inputs(signature: SignatureDef, request: predict_pb2.PredictRequest)
         )
     feeds: dict[str, np.ndarray] = {}
     seen: set[str] = set()
-    for index, alias in enumerate(_sorted_keys(signature.inputs)):
+    for alias in _sorted_keys(signature.inputs):
         info = signature.inputs[alias]
         if alias in request.inputs:
             proto = request.inputs[alias]
@@ -130,8 +112,8 @@ def predict_inputs(signature: SignatureDef, request: predict_pb2.PredictRequest)
         try:
             value = tensors.to_numpy(proto)
         except (tensors.TensorParseError, ValueError, TypeError, OverflowError, MemoryError) as exc:
-            raise ServingError(Code.INVALID_ARGUMENT, f"tensor parsing error: {alias} ({exc})") from exc
-        feeds[info.name] = _check_dtype_and_shape(alias, info, value, index)
+            raise ServingError(Code.INVALID_ARGUMENT, f"tensor parsing error: {alias}") from exc
+        feeds[info.name] = value
     if request_inputs and len(seen) != len(request_inputs):
         raise ServingError(
             Code.INVALID_ARGUMENT,
@@ -324,13 +306,15 @@ def run_classify(
     request: classification_pb2.ClassificationRequest,
     options: InferenceOptions,
     timeout: float | None = None,
+    runner: Runner = direct_runner,
 ) -> classification_pb2.ClassificationResponse:
     key, signature = _signature_for(servable, request.model_spec)
     input_name, aliases = _classify_tensors(signature, options)
     examples = serialized_examples(request.input)
     response = classification_pb2.ClassificationResponse()
     _set_model_spec(response.model_spec, request.model_spec.name, key, servable.version)
-    outputs = servable.run({input_name: examples}, [signature.outputs[a].name for a in aliases], timeout)
+    fetches = [signature.outputs[a].name for a in aliases]
+    outputs = runner(servable, key, signature, {input_name: examples}, fetches, timeout)
     _classification_result(aliases, outputs, len(examples), response.result)
     return response
 
@@ -340,33 +324,22 @@ def run_regress(
     request: regression_pb2.RegressionRequest,
     options: InferenceOptions,
     timeout: float | None = None,
+    runner: Runner = direct_runner,
 ) -> regression_pb2.RegressionResponse:
     key, signature = _signature_for(servable, request.model_spec)
     input_name, alias = _regress_tensors(signature, options)
     examples = serialized_examples(request.input)
     response = regression_pb2.RegressionResponse()
     _set_model_spec(response.model_spec, request.model_spec.name, key, servable.version)
-    (output,) = servable.run({input_name: examples}, [signature.outputs[alias].name], timeout)
+    (output,) = runner(servable, key, signature, {input_name: examples}, [signature.outputs[alias].name], timeout)
     _regression_result(output, len(examples), response.result)
     return response
 
 
-def validate_multi_inference(request: inference_pb2.MultiInferenceRequest) -> None:
-    """multi_inference_helper.cc checks that need no servable: tasks, model names, duplicates."""
-    if not request.tasks:
-        raise ServingError(Code.INVALID_ARGUMENT, "Tasks are empty.")
-    name = request.tasks[0].model_spec.name
-    seen: set[str] = set()
-    for task in request.tasks:
-        if task.model_spec.name != name:
-            raise ServingError(
-                Code.INVALID_ARGUMENT,
-                "All ModelSpecs in a MultiInferenceRequest must access the same model name.",
-            )
-        signature_name = task.model_spec.signature_name or DEFAULT_SIGNATURE
-        if signature_name in seen:
-            raise ServingError(Code.INVALID_ARGUMENT, f"Duplicate evaluation of signature: {signature_name}")
-        seen.add(signature_name)
+def multi_inference_model_spec(request: inference_pb2.MultiInferenceRequest) -> model_pb2.ModelSpec:
+    """multi_inference_helper.cc GetModelSpecFromRequest: the first task's spec picks the servable (an empty
+    request gets the empty spec, so the lookup answers 'ModelSpec has no name specified.')."""
+    return request.tasks[0].model_spec if request.tasks else model_pb2.ModelSpec()
 
 
 def run_multi_inference(
@@ -374,13 +347,32 @@ def run_multi_inference(
     request: inference_pb2.MultiInferenceRequest,
     options: InferenceOptions,
     timeout: float | None = None,
+    runner: Runner = direct_runner,
 ) -> inference_pb2.MultiInferenceResponse:
-    """All tasks over the same examples, in one Session::Run (outputs of every signature fetched together)."""
-    validate_multi_inference(request)
+    """multi_inference.cc Infer: check every task, then one Session::Run that feeds the serialized examples to the
+    input tensor of every task (a TF2 SavedModel gives each signature its own) and fetches all their outputs."""
+    model_name = ""
+    seen: set[str] = set()
     plans = []
-    input_name: str | None = None
+    input_names: set[str] = set()
+    output_names: set[str] = set()
     for task in request.tasks:
-        key, signature = _signature_for(servable, task.model_spec)
+        if not task.model_spec.name:
+            raise ServingError(Code.INVALID_ARGUMENT, "Found ModelSpec with an empty model name.")
+        if not model_name:
+            model_name = task.model_spec.name
+        elif task.model_spec.name != model_name:
+            raise ServingError(
+                Code.INVALID_ARGUMENT,
+                "All ModelSpecs in a MultiInferenceRequest must access the same model name.",
+            )
+        key = task.model_spec.signature_name or DEFAULT_SIGNATURE
+        if key in seen:
+            raise ServingError(Code.INVALID_ARGUMENT, f"Duplicate evaluation of signature: {key}")
+        seen.add(key)
+        signature = servable.signatures.get(key)
+        if signature is None:
+            raise ServingError(Code.INVALID_ARGUMENT, f"Requested signature not found in model graph: {key}")
         if task.method_name == CLASSIFY_METHOD:
             name, aliases = _classify_tensors(signature, options)
         elif task.method_name == REGRESS_METHOD:
@@ -388,25 +380,24 @@ def run_multi_inference(
             aliases = [alias]
         else:
             raise ServingError(Code.UNIMPLEMENTED, f"Unsupported signature method_name: {task.method_name}")
-        if input_name is not None and name != input_name:
-            raise ServingError(Code.INVALID_ARGUMENT, "Input tensor must be the same for all Signatures.")
-        input_name = name
+        input_names.add(name)
+        output_names.update(signature.outputs[a].name for a in aliases)
         plans.append((task, key, signature, aliases))
     examples = serialized_examples(request.input)
-    fetches: list[str] = []
-    for _, _, signature, aliases in plans:
-        fetches.extend(signature.outputs[a].name for a in aliases)
-    unique = list(dict.fromkeys(fetches))
-    values = dict(zip(unique, servable.run({input_name: examples}, unique, timeout)))  # type: ignore[dict-item]
+    fetches = sorted(output_names)
+    feeds = {name: examples for name in sorted(input_names)}
+    signature_key = plans[0][1] if plans else DEFAULT_SIGNATURE
+    signature_def = plans[0][2] if plans else SignatureDef()
+    values = dict(zip(fetches, runner(servable, signature_key, signature_def, feeds, fetches, timeout)))
     response = inference_pb2.MultiInferenceResponse()
     for task, key, signature, aliases in plans:
         result = response.results.add()
-        _set_model_spec(result.model_spec, task.model_spec.name, key, servable.version)
         outputs = [values[signature.outputs[a].name] for a in aliases]
         if task.method_name == CLASSIFY_METHOD:
             _classification_result(aliases, outputs, len(examples), result.classification_result)
         else:
             _regression_result(outputs[0], len(examples), result.regression_result)
+        _set_model_spec(result.model_spec, task.model_spec.name, key, servable.version)
     return response
 
 

@@ -5,6 +5,7 @@ then poll the config file. SIGTERM/SIGINT stop accepting, drain in-flight reques
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
 from toolkit.server import gc_freeze
+from toolkit.server import limits
 from toolkit.server.errors import ServingError
 
 log = logging.getLogger("toolkit.server")
@@ -100,7 +102,7 @@ class ModelServer:
         o = self.options
         if not o.model_config_file and not o.model_base_path:
             raise StartupError("Both server_options.model_base_path and server_options.model_config_file are empty!")
-        if o.batching_parameters_file and not o.enable_batching:
+        if o.batching_parameters_file and not o.enable_batching and not o.platform_config_file:
             raise StartupError(
                 "server_options.batching_parameters_file is set without setting server_options.enable_batching to "
                 "true."
@@ -111,8 +113,13 @@ class ModelServer:
             )
         if o.use_alts_credentials and o.ssl_config_file:
             raise StartupError("Both use_alts_credentials and ssl_config_file are set; only one may be used.")
+        try:
+            limits.RequestLimits.from_options(o)
+        except ValueError as exc:
+            raise StartupError(str(exc)) from exc
         if (
-            o.tensorflow_session_parallelism > 0
+            not o.platform_config_file  # server.cc checks the flags only when it builds the config from them
+            and o.tensorflow_session_parallelism > 0
             and o.tensorflow_intra_op_parallelism > 0
             and o.tensorflow_inter_op_parallelism > 0
         ):
@@ -136,11 +143,13 @@ class ModelServer:
         return config
 
     def _build(self) -> _Parts:
-        from toolkit.server import batching, inference, warmup
+        from toolkit.server import batching, inference, platform_config, warmup
         from toolkit.server.core import ServingCoreImpl
+        from toolkit.server.limits import RequestLimits
         from toolkit.server.manager import ManagerOptions, ModelManager
         from toolkit.server.metrics import ServerMetrics
         from toolkit.server.servable import Servable, SessionOptions
+        from toolkit.server.tflite_servable import TfLiteOptions, create_servable
 
         o = self.options
         metrics = ServerMetrics()
@@ -148,50 +157,70 @@ class ModelServer:
             tensor_content=o.enable_serialization_as_tensor_content,
             method_name_check=o.enable_signature_method_name_check,
         )
-        runner: inference.Runner = inference.direct_runner
-        batching_runner: batching.BatchingRunner | None = None
-        if o.enable_batching:
+        if o.platform_config_file:  # replaces the TensorFlow platform config the flags would build
+            bundle = platform_config.read_platform_config(o.platform_config_file)
+            for name in platform_config.flags_replaced_by_file(o.given):
+                log.warning("--%s is ignored: --platform_config_file replaces it (as in TF Serving)", name)
+            has_batching = bundle.HasField("batching_parameters")
+            params = bundle.batching_parameters if has_batching else None
+            enable_batching, per_model_batching = has_batching, bundle.enable_per_model_batching_params
+            settings = platform_config.load_settings(bundle)
+        else:
+            enable_batching, per_model_batching = o.enable_batching, o.enable_per_model_batching_parameters
             params = (
                 cfg.read_batching_parameters(o.batching_parameters_file)
-                if o.batching_parameters_file
+                if o.enable_batching and o.batching_parameters_file
                 else None
             )
+            session_options = SessionOptions(
+                tags=tuple(o.saved_model_tag_set) or ("serve",),
+                intra_op=o.tensorflow_intra_op_parallelism or o.tensorflow_session_parallelism,
+                inter_op=o.tensorflow_inter_op_parallelism or o.tensorflow_session_parallelism,
+                session_config_file=o.tensorflow_session_config_file,
+            )
+            settings = platform_config.LoadSettings(
+                session=session_options,
+                tflite=TfLiteOptions(
+                    prefer_tflite_model=o.prefer_tflite_model,
+                    num_tflite_pools=o.num_tflite_pools,
+                    num_tflite_interpreters_per_pool=o.num_tflite_interpreters_per_pool,
+                ),
+                warmup=o.enable_model_warmup,
+                warmup_iterations=o.num_request_iterations_for_warmup,
+            )
+        settings.session.config_proto()  # parse errors are start-up errors
+        runner: inference.Runner = inference.direct_runner
+        batching_runner: batching.BatchingRunner | None = None
+        if enable_batching:
             default = batching.BatchingConfig.from_proto(params) if params else batching.BatchingConfig()
-            batching_runner = batching.BatchingRunner(default, metrics, o.enable_per_model_batching_parameters)
+            batching_runner = batching.BatchingRunner(default, metrics, per_model_batching)
             runner = batching_runner
             log.info("Batching enabled: %s", default)
-        session_options = SessionOptions(
-            tags=tuple(o.saved_model_tag_set) or ("serve",),
-            intra_op=o.tensorflow_intra_op_parallelism or o.tensorflow_session_parallelism,
-            inter_op=o.tensorflow_inter_op_parallelism or o.tensorflow_session_parallelism,
-            session_config_file=o.tensorflow_session_config_file,
-        )
-        if o.tensorflow_session_config_file:
-            session_options.config_proto()  # parse errors are start-up errors
+        if o.rest_api_timeout_in_ms > 0:  # the deadline every REST call gets, so its callable can be cached
+            settings = dataclasses.replace(
+                settings,
+                session=dataclasses.replace(settings.session, fixed_timeouts_ms=(o.rest_api_timeout_in_ms,)),
+            )
 
         def load(name: str, version: int, path: str) -> Servable:
-            servable = Servable(name, version, path, session_options)
+            try:
+                servable = create_servable(name, version, path, settings.session, settings.tflite)
+            except BaseException:
+                metrics.saved_model_load_attempt_count.inc(path, "fail")
+                raise
+            metrics.saved_model_load_attempt_count.inc(path, "success")
             try:
                 if batching_runner is not None:
                     batching_runner.prepare(servable)
-                if o.enable_model_warmup:
-                    start = time.perf_counter()
-                    status = "OK"
-                    try:
-                        warmup.run_warmup(
-                            servable,
-                            inference_options,
-                            o.num_request_iterations_for_warmup,
-                            predict_runner=runner,
-                            on_record=lambda: metrics.warmup_request_count.inc(name, version),
-                        )
-                    except ServingError as exc:
-                        status = exc.code.name
-                        raise
-                    finally:
-                        metrics.model_warmup_latency.observe(
-                            path, status, value=(time.perf_counter() - start) * 1e6
-                        )
+                if settings.warmup:
+                    warmup.run_warmup(
+                        servable,
+                        inference_options,
+                        settings.warmup_iterations,
+                        runner=runner,
+                        on_record=lambda: metrics.warmup_request_count.inc(name, version),
+                        metrics=metrics,
+                    )
             except BaseException:
                 servable.close()
                 raise
@@ -207,7 +236,7 @@ class ModelServer:
             load,
             metrics,
         )
-        core = ServingCoreImpl(manager, metrics, inference_options, predict_runner=runner)
+        core = ServingCoreImpl(manager, metrics, inference_options, runner=runner, limits=RequestLimits.from_options(o))
         return _Parts(manager=manager, core=core)
 
     def start(self) -> None:
@@ -349,6 +378,9 @@ def run(argv: list[str]) -> int:
     except flagmod.FlagError as exc:
         sys.stderr.write(f"tfs serve: {exc}\n")
         return exc.exit_code
+    from toolkit.server.xla import configure_xla
+
+    configure_xla(options.xla_cpu_compilation_enabled, options.xla_gpu_compilation_enabled)  # as TF Serving's main()
     server = ModelServer(options)
 
     def on_signal(signum: int, _frame: object) -> None:

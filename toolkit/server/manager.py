@@ -153,7 +153,12 @@ class ModelManager:
         """HandleReloadConfigRequest / config-file polling: replace the config, load, and block until every newly
         added model has an AVAILABLE version (or fail with the load error)."""
         added = self.apply_config(new)
-        self.poll_once()
+        access_error = self.poll_once()
+        if access_error is not None and added:
+            # The poll stopped at an inaccessible base path, so no added model can load until it is fixed. TF
+            # Serving only logs this and keeps the caller waiting for its whole deadline; answer with it now (the
+            # config stays installed, and a later poll loads the models once the path exists).
+            raise access_error
         self.wait_until_available(added, timeout=timeout, unit="model")  # ServerCore::WaitUntilModelsAvailable
 
     # ------------------------------------------------------------------------------------------ polling
@@ -175,11 +180,12 @@ class ModelManager:
         self._poll_thread = threading.Thread(target=loop, name="fs-poller", daemon=True)
         self._poll_thread.start()
 
-    def poll_once(self) -> None:
-        """One FileSystemStoragePathSource pass over every model, then load/unload to match."""
+    def poll_once(self) -> ServingError | None:
+        """One FileSystemStoragePathSource pass over every model, then load/unload to match. Returns the file-system
+        error that aborted the pass, if one did (nothing is loaded or unloaded then)."""
         with self._work_lock:
             if self._stop.is_set():
-                return
+                return None
             with self._lock:
                 models = {name: entry.config for name, entry in self._models.items()}
             found: dict[str, dict[int, str]] = {}
@@ -189,7 +195,7 @@ class ModelManager:
                 except ServingError as exc:
                     # As TF Serving: one inaccessible base path aborts the whole poll (loaded versions stay).
                     log.error("FileSystemStoragePathSource encountered a filesystem access error: %s", exc.message)
-                    return
+                    return exc
             plans = []
             for name, model in models.items():
                 if not found[name]:
@@ -209,6 +215,7 @@ class ModelManager:
                 for plan in plans:
                     self._reconcile(*plan)
             self._initial_poll_done = True
+            return None
 
     def _reconcile(self, name: str, aspired: dict[int, str], force_unload_all: bool = False) -> None:
         with self._lock:

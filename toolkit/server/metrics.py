@@ -50,6 +50,7 @@ class _Metric:
     kind = "untyped"
 
     def __init__(self, name: str, help_: str, label_names: Sequence[str]) -> None:
+        self.monitoring_name = name  # TF monitoring's own name, e.g. /tensorflow/serving/request_count
         self.name = _sanitize(name)
         self.help = help_
         self.label_names = tuple(label_names)
@@ -83,6 +84,11 @@ class Counter(_Metric):
     def total(self) -> float:
         with self._lock:
             return sum(self._values.values())
+
+    def first_point(self) -> float:
+        """The value of the first cell in label order (what TF's CollectMetrics lists first), 0 if none."""
+        with self._lock:
+            return self._values[min(self._values)] if self._values else 0
 
     def render(self) -> list[str]:
         with self._lock:
@@ -172,44 +178,78 @@ class ServerMetrics:
             "Requests per model version, API, entrypoint and status (tfs-toolkit addition).",
             ["model_name", "version", "API", "entrypoint", "status"],
         )
+        # TF's SavedModel loader (tensorflow/cc/saved_model/loader.cc), which TF Serving's process exports too.
+        self.saved_model_load_attempt_count = Counter(
+            "/tensorflow/cc/saved_model/load_attempt_count",
+            "The number of times a SavedModel was successfully loaded.",
+            ["model_path", "status"],
+        )
+        # tfs-toolkit additions (TF Serving exports no such metrics): named under /tfs_toolkit/ so that a dashboard
+        # built on them cannot be mistaken for one that works against TF Serving.
         self.load_attempt_count = Counter(
-            "/tensorflow/serving/load_attempt_count",
-            "The number of times a model version load was attempted, by final status.",
+            "/tfs_toolkit/serving/load_attempt_count",
+            "The number of times a model version load was attempted, by final status (tfs-toolkit addition).",
             ["model_name", "version", "status"],
         )
         self.model_load_count = Counter(
-            "/tensorflow/serving/model_load_count",
-            "Model version loads that ended AVAILABLE (status OK) or END with an error.",
+            "/tfs_toolkit/serving/model_load_count",
+            "Model version loads that ended AVAILABLE (status OK) or END with an error (tfs-toolkit addition).",
             ["model_name", "status"],
         )
         self.model_unload_count = Counter(
-            "/tensorflow/serving/model_unload_count", "Model versions unloaded.", ["model_name"]
+            "/tfs_toolkit/serving/model_unload_count", "Model versions unloaded (tfs-toolkit addition).",
+            ["model_name"]
         )
         self.loaded_versions = Gauge(
-            "/tensorflow/serving/loaded_versions", "Model versions currently AVAILABLE.", ["model_name"]
+            "/tfs_toolkit/serving/loaded_versions", "Model versions currently AVAILABLE (tfs-toolkit addition).",
+            ["model_name"]
         )
+        # saved_model_warmup_util.cc
         self.model_warmup_latency = Histogram(
             "/tensorflow/serving/model_warmup_latency",
             "Distribution of wall time (in microseconds) for warming up the model.",
             ["model_path", "status"],
-            exponential_buckets(10, 1.8, 40),
+            exponential_buckets(10, 1.8, 33),
+        )
+        self.model_warmup_records_read = Counter(
+            "/tensorflow/serving/model_warmup_records_read",
+            "Total number of warmup records read during model warmup.",
+            ["model_path", "status"],
         )
         self.warmup_request_count = Counter(
-            "/tensorflow/serving/model_warmup_request_count",
+            "/tfs_toolkit/serving/model_warmup_request_count",
             "Warmup requests replayed while loading (tfs-toolkit addition).",
             ["model_name", "version"],
         )
+        # batching_util.h / batching_session.cc: process-wide, no model label (TF's batching session has none).
         self.batch_size = Histogram(
             "/tensorflow/serving/batching_session/processed_batch_size",
             "Tracks the batch size distribution on processing.",
-            ["model_name"],
-            [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+            [],
+            exponential_buckets(1, 2, 14),
         )
         self.input_batch_size = Histogram(
             "/tensorflow/serving/batching_session/input_batch_size",
-            "Tracks the batch size distribution on the inputs (tasks).",
-            ["model_name"],
-            [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+            "Tracks the batch size distribution on the inputs.",
+            [],
+            exponential_buckets(1, 2, 14),
+        )
+        self.padding_size = Histogram(
+            "/tensorflow/serving/batching_session/padding_size",
+            "Tracks the padding size distribution on batches.",
+            ["execution_batch_size"],
+            exponential_buckets(1, 2, 14),
+        )
+        self.wrapped_run_count = Counter(
+            "/tensorflow/serving/batching_session/wrapped_run_count",
+            "Total count of run calls on the wrapped session",
+            [],
+        )
+        self.queuing_latency = Histogram(
+            "/tensorflow/serving/batching_session/queuing_latency",
+            "Distribution of wall time spent (in microseconds) in queuing",
+            ["thread_pool_name"],  # "" for the model server's batching sessions
+            exponential_buckets(100, 1.2, 52),
         )
         self._all: list[_Metric] = [
             self.request_count,
@@ -218,14 +258,19 @@ class ServerMetrics:
             self.request_example_counts,
             self.request_example_count_total,
             self.request_count_by_version,
+            self.saved_model_load_attempt_count,
             self.load_attempt_count,
             self.model_load_count,
             self.model_unload_count,
             self.loaded_versions,
             self.model_warmup_latency,
+            self.model_warmup_records_read,
             self.warmup_request_count,
             self.batch_size,
             self.input_batch_size,
+            self.padding_size,
+            self.wrapped_run_count,
+            self.queuing_latency,
         ]
 
     def render(self) -> str:

@@ -1,10 +1,12 @@
 """One loaded model version: a SavedModel in its own tf.Graph + tf.compat.v1.Session, as TF Serving's
-SavedModelBundle + Session::Run. TF1 graph-mode and TF2 SavedModels are served the same way; signatures come
-from the MetaGraphDef; deadlines become RunOptions.timeout_in_ms.
+SavedModelBundle + Session::Run (TF's C++ DirectSession, no Python-side checks). TF1 graph-mode and TF2
+SavedModels are served the same way; signatures come from the MetaGraphDef; deadlines become
+RunOptions.timeout_in_ms.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -13,9 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from toolkit.server import tensors
 from toolkit.server.errors import Code, ServingError
 
 log = logging.getLogger(__name__)
+
+MAX_CALLABLES = 64  # cached C++ callables per loaded version (each holds an executor)
 
 
 def tf_module():  # type: ignore[no-untyped-def]
@@ -23,6 +28,17 @@ def tf_module():  # type: ignore[no-untyped-def]
     import tensorflow as tf
 
     return tf
+
+
+@functools.cache
+def _c_session_run():  # type: ignore[no-untyped-def]
+    """TF's C API entry point for Session::Run (the one Python's Session._do_run calls, minus its checks), the
+    TF_Buffer context for RunOptions, RunOptions and OpError (looked up once: this is the per-request path)."""
+    tf = tf_module()
+    from tensorflow.python.client import pywrap_tf_session
+    from tensorflow.python.framework import c_api_util
+
+    return pywrap_tf_session.TF_SessionRun_wrapper, c_api_util.tf_buffer, tf.compat.v1.RunOptions, tf.errors.OpError
 
 
 def op_error_to_serving(exc: BaseException) -> ServingError:
@@ -52,6 +68,7 @@ class SessionOptions:
     intra_op: int = 0
     inter_op: int = 0
     session_config_file: str = ""
+    fixed_timeouts_ms: tuple[int, ...] = ()  # deadlines every call of a front end gets (REST), for callables
 
     def config_proto(self):  # type: ignore[no-untyped-def]
         from tensorflow.core.protobuf import config_pb2
@@ -124,6 +141,10 @@ class Servable:
         self._cond = threading.Condition()
         self._closed = False
         self.batchers: dict[object, object] = {}
+        self._tensors: dict[str, tuple[object, int, np.dtype | None]] = {}
+        self._callables: dict[tuple[tuple[str, ...], tuple[str, ...], int], object] = {}
+        self._fixed_timeouts_ms = frozenset(options.fixed_timeouts_ms)
+        self._callable_lock = threading.Lock()
 
     # -- reference counting so an unload never fails an in-flight request
     def acquire(self) -> bool:
@@ -149,16 +170,97 @@ class Servable:
             batcher.stop()  # type: ignore[attr-defined]
         self.session.close()
 
+    def _graph_tensor(self, name: str, role: str) -> tuple[object, int, np.dtype | None]:
+        """(C API handle, dtype enum, numpy dtype) of graph tensor ``name``, cached: the graph is immutable."""
+        entry = self._tensors.get(name)
+        if entry is None:
+            try:
+                tensor = self.graph.get_tensor_by_name(name)
+            except (KeyError, ValueError) as exc:
+                # subgraph.cc's texts for a feed / fetch the graph does not have (a broken SignatureDef).
+                text = f"FeedInputs: unable to find feed output {name}" if role == "feed" else (
+                    f"FetchOutputs node {name}: not found")
+                raise ServingError(Code.NOT_FOUND, text) from exc
+            dtype = tensor.dtype.base_dtype.as_datatype_enum
+            numpy = tensors.numpy_dtype(dtype) if tensors.supported(dtype) and dtype != tensors.DT.DT_STRING else None
+            entry = (tensor._as_tf_output(), dtype, numpy)
+            self._tensors[name] = entry
+        return entry
+
+    def _check_feed_dtypes(self, names: list[str], feeds: dict[str, np.ndarray]) -> None:
+        """DirectSession::Run's call-frame check (FunctionCallFrame::SetArgs), made here so that both run paths give
+        its text: arg i is the i-th feed in sorted tensor-name order, the first mismatch is reported."""
+        for index, name in enumerate(names):
+            _, expected, numpy = self._graph_tensor(name, "feed")
+            value = feeds[name]
+            if numpy is not None and value.dtype == numpy:
+                continue
+            try:
+                got = tensors.dtype_of_array(value)
+            except tensors.TensorParseError:
+                continue  # not a TF dtype: the C API refuses it when converting
+            if got != expected and expected != tensors.DT.DT_RESOURCE:
+                raise ServingError(
+                    Code.INVALID_ARGUMENT,
+                    f"Expects arg[{index}] to be {tensors.short_dtype_name(expected)} but "
+                    f"{tensors.short_dtype_name(got)} is provided",
+                )
+
+    def _callable(self, feeds: tuple[str, ...], fetches: tuple[str, ...], timeout_ms: int):  # type: ignore[no-untyped-def]
+        """A cached C++ callable (Session::MakeCallable) for these feeds, fetches and timeout, or None.
+
+        A callable's RunOptions are fixed when it is made (about 5 ms), so callables serve calls without a deadline
+        and with one of the server's fixed deadlines (``--rest_api_timeout_in_ms``); a gRPC deadline, different on
+        every call, runs through Session::Run with its own RunOptions instead. At most MAX_CALLABLES per version
+        (output filters choose the fetches)."""
+        if timeout_ms and timeout_ms not in self._fixed_timeouts_ms:
+            return None
+        key = (feeds, fetches, timeout_ms)
+        handle = self._callables.get(key)
+        if handle is not None:
+            return handle
+        with self._callable_lock:
+            handle = self._callables.get(key)
+            if handle is None and len(self._callables) < MAX_CALLABLES:
+                from tensorflow.core.protobuf import config_pb2
+
+                options = config_pb2.CallableOptions(feed=list(feeds), fetch=list(fetches))
+                if timeout_ms:
+                    options.run_options.timeout_in_ms = timeout_ms
+                handle = self.session._make_callable_from_options(options)
+                self._callables[key] = handle
+            return handle
+
     def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
-        """Session::Run over tensor names. A timeout (seconds) becomes RunOptions.timeout_in_ms."""
-        tf = tf_module()
-        options = None
-        if timeout is not None:
-            millis = max(int(timeout * 1000), 1)
-            options = tf.compat.v1.RunOptions(timeout_in_ms=millis)
+        """TF Serving's ``Session::Run(run_options, inputs, output_names, {})``, in TF's C++ DirectSession.
+
+        The Python ``Session.run`` is bypassed on purpose: it adds a static-shape check (``Cannot feed value of
+        shape ...``) that TF Serving does not have; here the graph's ops alone decide what a shape means, and a
+        wrong dtype gets Session::Run's own ``Expects arg[i] to be float but int32 is provided``. Calls run through
+        a cached C++ callable where one fits (see ``_callable``), else through the C API's TF_SessionRun; a timeout
+        (seconds) becomes RunOptions.timeout_in_ms either way."""
+        session_run, tf_buffer, run_options, op_error = _c_session_run()
+        names = sorted(feeds)
+        unique_fetches = tuple(dict.fromkeys(fetches)) if len(fetches) > 1 else tuple(fetches)
         try:
-            return list(self.session.run(fetches, feed_dict=feeds, options=options))
-        except tf.errors.OpError as exc:
+            self._check_feed_dtypes(names, feeds)
+            timeout_ms = 0 if timeout is None else max(round(timeout * 1000), 1)
+            handle = self._callable(tuple(names), unique_fetches, timeout_ms)
+            if handle is not None:
+                results = handle(*[feeds[name] for name in names])
+            else:
+                feed_dict = {self._graph_tensor(name, "feed")[0]: feeds[name] for name in names}
+                fetch_list = [self._graph_tensor(name, "fetch")[0] for name in unique_fetches]
+                if timeout_ms:
+                    with tf_buffer(run_options(timeout_in_ms=timeout_ms).SerializeToString()) as buffer:
+                        results = session_run(self.session._session, buffer, feed_dict, fetch_list, [], None)
+                else:
+                    results = session_run(self.session._session, None, feed_dict, fetch_list, [], None)
+        except op_error as exc:
             raise op_error_to_serving(exc) from exc
-        except (ValueError, TypeError) as exc:  # feed conversion problems found by the Python layer
+        except (ValueError, TypeError) as exc:  # a numpy value the C API cannot turn into a Tensor
             raise ServingError(Code.INVALID_ARGUMENT, str(exc)) from exc
+        if len(unique_fetches) == len(fetches):
+            return [np.asarray(value) for value in results]
+        by_name = dict(zip(unique_fetches, results))
+        return [np.asarray(by_name[name]) for name in fetches]

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
+
+if TYPE_CHECKING:
+    from toolkit.smoke.report import Report
 
 
 @click.command("smoke")
@@ -50,7 +54,7 @@ def smoke_command(ctx: click.Context, grpc_target: str | None, rest_url: str | N
         plans = load_plans(config if config is not None else deploy_dir / "models.config", models,
                            repository if repository is not None else deploy_dir / "models",
                            config_required=config is not None)
-        clients = _open_clients(targets.grpc, targets.rest, call_timeout_s)
+        clients = open_clients(targets.grpc, targets.rest, call_timeout_s)
     except PlanError as exc:
         raise click.UsageError(str(exc)) from None
     options = SmokeOptions(wait_s=wait_s, p99_ms=p99_ms, latency_requests=latency_requests,
@@ -62,6 +66,15 @@ def smoke_command(ctx: click.Context, grpc_target: str | None, rest_url: str | N
     finally:
         for client in clients.values():
             client.close()
+    print_report(report, junit, json_path)
+    ctx.exit(report.exit_code)
+
+
+def print_report(report: Report, junit: Path | None, json_path: Path | None) -> None:
+    """The table, one FAIL/WEAK line per such check, the summary line, and the JUnit/JSON files when asked for
+    (shared by ``tfs smoke`` and ``tfs k8s smoke``)."""
+    from rich.console import Console
+
     out = Console(width=None if sys.stdout.isatty() else 160)  # CI logs: wide enough for the detail column
     out.print(report.table())
     for failure in report.failures:
@@ -73,10 +86,10 @@ def smoke_command(ctx: click.Context, grpc_target: str | None, rest_url: str | N
         click.echo(f"JUnit report: {report.write_junit(junit)}")
     if json_path is not None:
         click.echo(f"JSON report: {report.write_json(json_path)}")
-    ctx.exit(report.exit_code)
 
 
-def _open_clients(grpc_target: str | None, rest_url: str | None, timeout: float) -> dict[str, object]:
+def open_clients(grpc_target: str | None, rest_url: str | None, timeout: float) -> dict[str, object]:
+    """``GrpcClient`` / ``RestClient`` for the targets given; a bad target is a ``PlanError`` (exit status 2)."""
     from clients.errors import ValidationError
     from toolkit.smoke.plan import PlanError
 

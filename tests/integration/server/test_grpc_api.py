@@ -3,6 +3,8 @@ typed output fields, and TF Serving's error codes and messages."""
 
 from __future__ import annotations
 
+import re
+
 import grpc
 import numpy as np
 import pytest
@@ -157,14 +159,22 @@ def test_predict_missing_model_spec(stub) -> None:  # type: ignore[no-untyped-de
 
 
 def test_predict_input_errors(stub) -> None:  # type: ignore[no-untyped-def]
+    # Session::Run's own dtype check (DirectSession's call frame): arg index = place among the sorted feed names.
     wrong_dtype = rpc_error(stub.Predict, predict_request("half_plus_two_tf1", {"x": np.array([b"a"])}))
     assert wrong_dtype.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "Expects arg[0] to be float but string is provided" in wrong_dtype.details()
-    assert "'x'" in wrong_dtype.details()
+    assert wrong_dtype.details() == "Expects arg[0] to be float but string is provided"
+    inputs = {"text": np.array([b"a"]), "count": np.array([1], np.int64), "flag": np.array([True]),
+              "value": np.ones((1, 2), np.float32)}
+    wrong_flag = rpc_error(stub.Predict, predict_request("multi_dtype", {**inputs, "flag": np.array([1.0], np.float32)}))
+    assert wrong_flag.details() == "Expects arg[1] to be bool but float is provided"  # count, flag, text, value
 
-    wrong_shape = rpc_error(stub.Predict, predict_request("half_plus_two_tf1", {"x": np.ones((2, 2), np.float32)}))
+    # No shape check of our own: a shape the ops can compute with is served (x is [-1,1] in the signature) ...
+    served = stub.Predict(predict_request("half_plus_two_tf1", {"x": np.ones((2, 2), np.float32)}), timeout=30)
+    assert outputs(served)["y"].tolist() == [[2.5, 2.5], [2.5, 2.5]]
+    # ... and one they cannot gets the op's own error, as INVALID_ARGUMENT.
+    wrong_shape = rpc_error(stub.Predict, predict_request("multi_dtype", {**inputs, "value": np.ones(2, np.float32)}))
     assert wrong_shape.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert "input 'x' has shape [2,2] but the signature expects [-1]" in wrong_shape.details()
+    assert wrong_shape.details().startswith("Invalid reduction dimension (1 for input with 1 dimension(s)")
 
     extra = rpc_error(stub.Predict, predict_request("half_plus_two_tf1", {"x": X, "z": X}))
     assert extra.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -190,7 +200,7 @@ def test_predict_input_errors(stub) -> None:  # type: ignore[no-untyped-def]
     bad_proto.inputs["x"].tensor_content = b"\x00" * 5  # not 2 floats
     err = rpc_error(stub.Predict, bad_proto)
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert err.details().startswith("tensor parsing error: x")
+    assert err.details() == "tensor parsing error: x"
 
 
 # ------------------------------------------------------------------------------------------ classify / regress
@@ -260,6 +270,25 @@ def test_multi_inference(stub) -> None:  # type: ignore[no-untyped-def]
     mixed.tasks[1].model_spec.name = "half_plus_two"
     err = rpc_error(stub.MultiInference, mixed)
     assert err.details() == "All ModelSpecs in a MultiInferenceRequest must access the same model name."
+
+    unknown = inference_pb2.MultiInferenceRequest()
+    unknown.CopyFrom(request)
+    unknown.tasks[1].model_spec.signature_name = "nope"
+    err = rpc_error(stub.MultiInference, unknown)
+    assert (err.code(), err.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "Requested signature not found in model graph: nope"
+    )
+
+    unnamed = inference_pb2.MultiInferenceRequest()
+    unnamed.CopyFrom(request)
+    unnamed.tasks[1].model_spec.name = ""
+    err = rpc_error(stub.MultiInference, unnamed)
+    assert err.details() == "Found ModelSpec with an empty model name."
+
+    no_tasks = inference_pb2.MultiInferenceRequest()
+    no_tasks.input.CopyFrom(request.input)
+    err = rpc_error(stub.MultiInference, no_tasks)  # the lookup of the (empty) first spec fails first
+    assert (err.code(), err.details()) == (grpc.StatusCode.INVALID_ARGUMENT, "ModelSpec has no name specified.")
 
     unsupported = inference_pb2.MultiInferenceRequest()
     unsupported.CopyFrom(request)
@@ -339,6 +368,35 @@ def test_reload_rejects_non_list_config(model_stub) -> None:  # type: ignore[no-
     )
 
 
+def test_multi_inference_records_example_counts_only(tfs_server, stub) -> None:  # type: ignore[no-untyped-def]
+    """multi_inference.cc records RecordRequestExampleCount; gRPC MultiInference records no request metrics, and
+    Classify / Regress record no example counts (newest source)."""
+    import httpx
+
+    def scrape() -> str:
+        return httpx.get(tfs_server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
+
+    def value(text: str, key: str) -> float:
+        for line in text.splitlines():
+            if line.startswith(key + " "):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+    total = ':tensorflow:serving:request_example_count_total{model="half_plus_two_tf1"}'
+    before = scrape()
+    request = inference_pb2.MultiInferenceRequest()
+    task = request.tasks.add()
+    task.model_spec.name = "half_plus_two_tf1"
+    task.model_spec.signature_name = "regress_x_to_y"
+    task.method_name = "tensorflow/serving/regress"
+    request.input.example_list.examples.extend([example(x=1.0), example(x=2.0), example(x=3.0)])
+    stub.MultiInference(request, timeout=30)
+    stub.Regress(regress_request("half_plus_two_tf1", [1.0, 2.0], signature="regress_x_to_y"), timeout=30)
+    after = scrape()
+    assert value(after, total) - value(before, total) == 3
+    assert 'API="MultiInference"' not in after and 'API="multi_inference"' not in after
+
+
 def test_metrics_count_grpc_requests(tfs_server, stub) -> None:  # type: ignore[no-untyped-def]
     import httpx
 
@@ -347,7 +405,13 @@ def test_metrics_count_grpc_requests(tfs_server, stub) -> None:  # type: ignore[
     text = httpx.get(tfs_server.rest_url + "/monitoring/prometheus/metrics", timeout=10).text
     assert ':tensorflow:serving:request_count{model_name="half_plus_two_tf1",status="OK"}' in text
     assert ':tensorflow:serving:request_count{model_name="nope",status="NOT_FOUND"}' in text
-    assert ('request_latency_bucket{model_name="half_plus_two_tf1",API="predict",entrypoint="GRPC",le="+Inf"}'
+    # prediction_service_impl.cc: API label capitalised; latency recorded only for successful requests
+    assert ('request_latency_bucket{model_name="half_plus_two_tf1",API="Predict",entrypoint="GRPC",le="+Inf"}'
             in text)
-    assert ':tensorflow:serving:model_load_count{model_name="half_plus_two",status="OK"} 2' in text
-    assert ':tensorflow:serving:loaded_versions{model_name="half_plus_two"} 2' in text
+    assert 'request_latency_bucket{model_name="nope"' not in text
+    assert 'runtime_latency_count{model_name="half_plus_two_tf1",API="Predict",runtime="TF1"}' in text
+    assert ':tfs_toolkit:serving:model_load_count{model_name="half_plus_two",status="OK"} 2' in text
+    assert ':tfs_toolkit:serving:loaded_versions{model_name="half_plus_two"} 2' in text
+    # TF's SavedModel loader metric, which TF Serving's process exports: one successful load per version folder
+    assert re.search(r'^:tensorflow:cc:saved_model:load_attempt_count\{model_path="[^"]*/half_plus_two/2",'
+                     r'status="success"\} 1$', text, re.MULTILINE)

@@ -71,8 +71,7 @@ def test_tfs_serve_console_script_passes_flags_through() -> None:
         (["--port", "8500"], "Flag --port needs a value: write --port=VALUE"),
         (["--port=abc"], "Invalid value for int32 flag --port: 'abc'"),
         (["--enable_batching=maybe"], "Invalid value for bool flag --enable_batching"),
-        (["--model_base_path=/x", "--platform_config_file=/p"], "--platform_config_file is not supported"),
-        (["--model_base_path=/x", "--prefer_tflite_model=true"], "--prefer_tflite_model is not supported"),
+        (["--model_base_path=/x", "--use_alts_credentials=true"], "--use_alts_credentials is not supported"),
     ],
 )
 def test_bad_flags_exit_2(args: list[str], message: str) -> None:
@@ -90,6 +89,8 @@ def test_bad_flags_exit_2(args: list[str], message: str) -> None:
         (["--model_base_path=/x", "--port=0"],
          "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."),
         (["--model_config_file=/does/not/exist.config"], "Could not read model config file /does/not/exist.config"),
+        (["--model_base_path=/x", "--platform_config_file=/does/not/exist"],
+         "Could not read platform config file /does/not/exist"),
     ],
 )
 def test_invalid_options_fail_to_start(args: list[str], message: str) -> None:
@@ -134,14 +135,12 @@ def test_ignored_flags_are_logged(repo: Path, tmp_path: Path) -> None:
     session_config = tmp_path / "session.config"
     session_config.write_text("intra_op_parallelism_threads: 1\ninter_op_parallelism_threads: 1\n")
     with start_tfs_serve(
-        [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--xla_cpu_compilation_enabled=true",
-         "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
+        [f"--model_base_path={repo / 'hp'}", "--model_name=hp", "--flush_filesystem_caches=false", f"--tensorflow_session_config_file={session_config}",
          "--tensorflow_intra_op_parallelism=1", "--grpc_channel_arguments=grpc.max_connection_age_ms=60000",
          "--enable_serialization_as_tensor_content"],
         rest=False, ready_models={"hp": [1]},
     ) as server:
         log = server.log_text()
-        assert "--xla_cpu_compilation_enabled=True is accepted but ignored" in log
         assert "--flush_filesystem_caches=False is accepted but ignored" in log
         response = server.prediction_stub().Predict(predict_request("hp", {"x": X}), timeout=10)
         y = response.outputs["y"]
@@ -200,7 +199,7 @@ def test_sigterm_drains_in_flight_request_and_exits_0(repo: Path, tmp_path: Path
     thread = threading.Thread(target=call)
     thread.start()
     metrics_url = server.rest_url + "/monitoring/prometheus/metrics"
-    wait_for(lambda: 'input_batch_size_count{model_name="hp"} 1' in httpx.get(metrics_url, timeout=5).text,
+    wait_for(lambda: 'batching_session:input_batch_size_count 1' in httpx.get(metrics_url, timeout=5).text,
              timeout=30, what="request queued in the batch scheduler")
     server.process.send_signal(15)
     thread.join(timeout=60)

@@ -216,10 +216,17 @@ def test_missing_key_in_row_format(tfs_server: Any) -> None:
     assert message.endswith("keys must be equal to: count,flag,text,value")
 
 
-def test_wrong_shape_is_a_client_error(tfs_server: Any) -> None:
-    status, message = _error(tfs_server, "POST", "/v1/models/half_plus_two:predict", {"inputs": [[1.0, 2.0]]})
+def test_shapes_are_decided_by_the_graph(tfs_server: Any) -> None:
+    # No shape check of our own (TF Serving has none): x is [-1] in the signature, but y = 0.5x + 3 computes with
+    # any shape, so [1,2] is served ...
+    assert _ok(tfs_server, "POST", "/v1/models/half_plus_two:predict", {"inputs": [[1.0, 2.0]]}) == {
+        "outputs": [[3.5, 4.0]]
+    }
+    # ... and a shape the graph's ops cannot use gets the op's error as a client error (400), never a 500.
+    status, message = _error(tfs_server, "POST", "/v1/models/multi_dtype:predict",
+                             {"inputs": {"text": ["a"], "count": [1], "flag": [True], "value": [1.0, 2.0]}})
     assert status == 400
-    assert message
+    assert message.startswith("Invalid reduction dimension (1 for input with 1 dimension(s)")
 
 
 def test_unknown_path_is_html_404(tfs_server: Any) -> None:
@@ -244,20 +251,27 @@ def _metric_value(text: str, sample: str) -> float:
     return 0.0
 
 
-def test_example_count_metrics_follow_classify_and_regress(tfs_server: Any) -> None:
-    """util.cc RecordRequestExampleCount: :tensorflow:serving:request_example_count_total{model=...} and the
-    request_example_counts histogram grow by the number of tf.Examples of each successful request."""
+def test_rest_request_metrics(tfs_server: Any) -> None:
+    """http_server.cc: every REST request reaching a model is counted by status; its latency is recorded only
+    when it succeeds, with the URL's method as API label (empty for status GETs). Classify / regress record no
+    example counts (only MultiInference does, in the newest source)."""
     total = ':tensorflow:serving:request_example_count_total{model="half_plus_two_tf1"}'
-    count = ':tensorflow:serving:request_example_counts_count{model="half_plus_two_tf1"}'
-    bucket = ':tensorflow:serving:request_example_counts_bucket{model="half_plus_two_tf1",le="4"}'
+    latency = ':tensorflow:serving:request_latency_count{model_name="half_plus_two_tf1",API="regress",entrypoint="REST"}'
+    errors = ':tensorflow:serving:request_count{model_name="half_plus_two_tf1",status="INVALID_ARGUMENT"}'
+    status_latency = ':tensorflow:serving:request_latency_count{model_name="half_plus_two_tf1",API="",entrypoint="REST"}'
     before = _call(tfs_server, "GET", METRICS_PATH).text
     body = {"signature_name": "regress_x_to_y", "examples": [{"x": 1.0}, {"x": 2.0}, {"x": 3.0}]}
     _ok(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", body)
     _error(tfs_server, "POST", "/v1/models/half_plus_two_tf1:regress", {"signature_name": "nope", "examples": [{}]})
+    _ok(tfs_server, "GET", "/v1/models/half_plus_two_tf1")
     after = _call(tfs_server, "GET", METRICS_PATH).text
-    assert _metric_value(after, total) - _metric_value(before, total) == 3
-    assert _metric_value(after, count) - _metric_value(before, count) == 1  # the failed request is not counted
-    assert _metric_value(after, bucket) - _metric_value(before, bucket) == 1
+    assert _metric_value(after, latency) - _metric_value(before, latency) == 1  # the failed request: no latency
+    assert _metric_value(after, errors) - _metric_value(before, errors) == 1  # ... but counted
+    assert _metric_value(after, status_latency) - _metric_value(before, status_latency) == 1
+    assert _metric_value(after, total) == _metric_value(before, total)
+    _error(tfs_server, "POST", "/v1/models/not_served_here:predict", {"instances": [1.0]})
+    text = _call(tfs_server, "GET", METRICS_PATH).text
+    assert ':tensorflow:serving:request_count{model_name="not_served_here",status="NOT_FOUND"} 1' in text
 
 
 def test_huge_declared_body_is_refused_not_crashing(tfs_server: Any) -> None:
@@ -324,11 +338,19 @@ def test_keras_tutorial_request_verbatim(planet_server: Any) -> None:
     assert prediction["ground"] == pytest.approx(float(image.astype(np.float32).max()))
 
 
-def test_tutorial_request_with_a_wrong_image_size_is_400(planet_server: Any) -> None:
-    body = json.dumps({"instances": [{"input_image": np.zeros((2, 2, 3)).tolist()}]})
+def test_tutorial_request_image_size_is_decided_by_the_graph(planet_server: Any) -> None:
+    # TF Serving checks no shapes: this model reduces over the image axes, so a 2x2 image is served too ...
+    image = np.full((2, 2, 3), 0.25)
+    body = json.dumps({"instances": [{"input_image": image.tolist()}]})
+    response = raw_request(planet_server.rest_port, "POST", "/v1/models/PlanetModel:predict", body)
+    assert response.status == 200, response.text
+    (prediction,) = response.json()["predictions"]
+    np.testing.assert_allclose(prediction["weather"], [0.125, 0.25, 0.5])
+    # ... while an image without the axes the ops reduce over gets the op's error, as a 400.
+    body = json.dumps({"instances": [{"input_image": [0.5, 0.5, 0.5]}]})
     response = raw_request(planet_server.rest_port, "POST", "/v1/models/PlanetModel:predict", body)
     assert response.status == 400
-    assert response.json()["error"]
+    assert response.json()["error"].startswith("Invalid reduction dimension")
 
 
 def test_cors_flag_adds_headers_end_to_end(planet_server: Any) -> None:

@@ -31,6 +31,7 @@ def _classify_regress_records() -> list[bytes]:
     regress.input.example_list.examples.append(example(x=1.0))
     multi = inference_pb2.MultiInferenceRequest()
     task = multi.tasks.add()
+    task.model_spec.name = "t"  # MultiInference requires a model name in every task, warmup included
     task.model_spec.signature_name = "regress_x_to_y"
     task.method_name = "tensorflow/serving/regress"
     multi.input.example_list.examples.append(example(x=2.0))
@@ -47,9 +48,10 @@ def _classify_regress_records() -> list[bytes]:
 def warm_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warm_repo")
     v1 = models.publish_version(root, "w", 1, models.build_half_plus_two_tf2)
-    models.write_warmup_records(
-        v1, [models.predict_warmup_record({"x": np.array([float(i)], np.float32)}) for i in range(3)]
-    )
+    # the last record's x is [1,2] where the signature says [-1]: TF Serving replays it (the ops compute with it),
+    # so the load must succeed
+    xs = [np.array([0.0], np.float32), np.array([1.0], np.float32), np.array([[2.0, 3.0]], np.float32)]
+    models.write_warmup_records(v1, [models.predict_warmup_record({"x": x}) for x in xs])
     t1 = models.publish_version(root, "t", 1, models.build_half_plus_two_tf1)
     models.write_warmup_records(t1, _classify_regress_records())
     # staged (unpublished) versions with bad warmup data
@@ -85,9 +87,11 @@ def _metric(server, pattern: str) -> float | None:  # type: ignore[no-untyped-de
 
 def test_warmup_records_are_replayed_at_load(warm_server, warm_repo: Path) -> None:  # type: ignore[no-untyped-def]
     # 3 records x 2 iterations for w; 3 records (classify, regress, multi-inference) x 2 for t
-    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_request_count\{model_name="w",version="1"\} (\S+)$') == 6
-    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_request_count\{model_name="t",version="1"\} (\S+)$') == 6
+    assert _metric(warm_server, r'^:tfs_toolkit:serving:model_warmup_request_count\{model_name="w",version="1"\} (\S+)$') == 6
+    assert _metric(warm_server, r'^:tfs_toolkit:serving:model_warmup_request_count\{model_name="t",version="1"\} (\S+)$') == 6
     assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_latency_count\{model_path="[^"]*/w/1",status="OK"\} (\S+)$') == 1
+    # saved_model_warmup_util.cc: records read (not replays) per model path and status
+    assert _metric(warm_server, r'^:tensorflow:serving:model_warmup_records_read\{model_path="[^"]*/w/1",status="OK"\} (\S+)$') == 3
     log = warm_server.log_text()
     assert re.search(r"Finished reading warmup data for model at \S+/w/1/assets.extra/tf_serving_warmup_requests\. "
                      r"Number of warmup records read: 3\.", log)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import grpc
 import pytest
 
-from clients import TLS, GrpcClient, Keepalive, RestClient, Retry, ValidationError
+from clients import TLS, GrpcClient, Keepalive, Reconnect, RestClient, Retry, ValidationError
 from clients.grpc_client import _channel_options, _split_target
 from clients.options import MAX_MESSAGE_LENGTH
 
@@ -34,13 +34,29 @@ def test_tls_needs_cert_and_key_together() -> None:
 
 
 def test_channel_options_raise_limits_and_set_keepalive() -> None:
-    options = dict(_channel_options(Keepalive(time=20, timeout=5), TLS(server_name="tfs.local"), []))
+    options = dict(_channel_options(Keepalive(time=20, timeout=5), Reconnect(), TLS(server_name="tfs.local"), []))
     assert options["grpc.max_send_message_length"] == MAX_MESSAGE_LENGTH == 2**31 - 1
     assert options["grpc.max_receive_message_length"] == MAX_MESSAGE_LENGTH
     assert options["grpc.keepalive_time_ms"] == 20000 and options["grpc.keepalive_timeout_ms"] == 5000
     assert options["grpc.ssl_target_name_override"] == "tfs.local"
-    overridden = dict(_channel_options(Keepalive(), None, [("grpc.max_receive_message_length", 1024)]))
+    overridden = dict(_channel_options(Keepalive(), Reconnect(), None, [("grpc.max_receive_message_length", 1024)]))
     assert overridden["grpc.max_receive_message_length"] == 1024
+
+
+def test_reconnect_backoff_is_bounded_by_default() -> None:
+    """gRPC's own defaults (1 s growing to 120 s) left a restarted server unused for seconds to minutes."""
+    options = dict(_channel_options(Keepalive(), Reconnect(), None, []))
+    assert options["grpc.initial_reconnect_backoff_ms"] == 100
+    assert options["grpc.max_reconnect_backoff_ms"] == 1000
+    assert options["grpc.min_reconnect_backoff_ms"] == 5000
+    custom = dict(_channel_options(Keepalive(), Reconnect(0.5, 3, 10), None, []))
+    assert custom["grpc.max_reconnect_backoff_ms"] == 3000 and custom["grpc.min_reconnect_backoff_ms"] == 10000
+    assert dict(GrpcClient("h:1")._options)["grpc.max_reconnect_backoff_ms"] == 1000
+    for bad in ({"initial_backoff": 0}, {"initial_backoff": 2, "max_backoff": 1}, {"min_connect_timeout": 0}):
+        with pytest.raises(ValidationError, match="Reconnect"):
+            Reconnect(**bad)
+    with pytest.raises(ValidationError, match="reconnect_wait"):
+        Retry(reconnect_wait=-1)
 
 
 def test_targets() -> None:

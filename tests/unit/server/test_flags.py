@@ -86,15 +86,25 @@ def test_prefix_quirk_does_not_match_longer_flags() -> None:
 
 
 def test_ignored_flags_warn_and_rejected_flags_fail(caplog: pytest.LogCaptureFixture) -> None:
-    options = flags.parse_args(["--xla_cpu_compilation_enabled=true", "--tensorflow_session_parallelism=2"])
+    options = flags.parse_args(["--flush_filesystem_caches=false", "--tensorflow_session_parallelism=2",
+                                "--xla_cpu_compilation_enabled=true"])  # XLA is implemented: no warning
     with caplog.at_level(logging.WARNING):
         warnings = flags.check_support(options)
-    assert warnings == ["--xla_cpu_compilation_enabled=True is accepted but ignored: it has no effect in the embedded "
+    assert warnings == ["--flush_filesystem_caches=False is accepted but ignored: it has no effect in the embedded "
                         "runtime."]
-    with pytest.raises(flags.FlagError, match="--platform_config_file is not supported by tfs serve"):
-        flags.check_support(flags.parse_args(["--platform_config_file=/x"]))
+    with pytest.raises(flags.FlagError, match="--use_alts_credentials is not supported by tfs serve"):
+        flags.check_support(flags.parse_args(["--use_alts_credentials=true"]))
     # a rejected flag at its default value is harmless
-    assert flags.check_support(flags.parse_args(["--prefer_tflite_model=false"])) == []
+    assert flags.check_support(flags.parse_args(["--use_alts_credentials=false"])) == []
+
+
+def test_tflite_flags_are_implemented_with_tf_serving_defaults() -> None:
+    options = flags.parse_args([])
+    assert (options.prefer_tflite_model, options.num_tflite_interpreters_per_pool) == (False, 1)
+    assert options.num_tflite_pools == flags.NUM_SCHEDULABLE_CPUS >= 1  # NumSchedulableCPUs
+    given = flags.parse_args(["--prefer_tflite_model=true", "--num_tflite_pools=3", "--platform_config_file=/p"])
+    assert flags.check_support(given) == []
+    assert (given.prefer_tflite_model, given.num_tflite_pools, given.platform_config_file) == (True, 3, "/p")
 
 
 def test_every_flag_has_a_support_level_and_reason() -> None:

@@ -247,3 +247,34 @@ def test_reload_reports_a_new_model_that_fails_to_load_as_model_s(tmp_path: Path
         "1 model(s) did not become available: {{{name: n version: 4} due to error: "
     ), info.value.message
     assert info.value.message.endswith("cannot load 4}, }")
+
+
+def test_reload_with_a_wrong_base_path_answers_at_once_with_the_file_system_error(tmp_path: Path) -> None:
+    """A reload that removes a model and adds one whose base path does not exist: the poll stops at that path, so
+    the added model cannot load; the caller gets TF's file-system error at once instead of waiting out its deadline.
+    The config stays installed (the removed model is unloaded), as after any failed load."""
+    (tmp_path / "m" / "1").mkdir(parents=True)
+    loader = Loader()
+    manager = _manager(loader)
+    manager.apply_config(_config(tmp_path / "m"))
+    manager.poll_once()
+    manager.wait_until_available(["m"], timeout=1)
+    missing = tmp_path / "nowhere"
+    done = threading.Event()
+    errors: list[ServingError] = []
+
+    def reload() -> None:
+        try:
+            manager.reload_config(_config(missing, name="n"), timeout=60)
+        except ServingError as exc:
+            errors.append(exc)
+        done.set()
+
+    threading.Thread(target=reload, daemon=True).start()
+    assert done.wait(10), "reload_config still waiting: it would hang the caller until its 60 s deadline"
+    assert errors and errors[0].code == Code.INVALID_ARGUMENT
+    assert errors[0].message.startswith(f"Could not find base path {missing} for servable n"), errors[0].message
+    assert manager.model_names() == ["n"] and _states(manager, "m") == {1: State.END}
+    (missing / "3").mkdir(parents=True)  # the path appears: the next poll loads it
+    assert manager.poll_once() is None
+    manager.wait_until_available(["n"], timeout=5)

@@ -47,13 +47,29 @@ def test_short_typed_list_repeats_last_value_and_empty_is_zero() -> None:
     assert tensors.to_numpy(proto).tolist() == [0, 0, 0, 0]
 
 
-@pytest.mark.parametrize("mutate", ["too_many", "bad_content", "bad_dtype", "negative_dim"])
+def test_lenient_protos_are_read_as_tensor_fromproto_does() -> None:
+    """Checked against TF's C++ Tensor::FromProto (tf.raw_ops.ParseTensor): extra values are ignored, unknown_rank
+    is not looked at, an odd float count of a complex tensor counts whole pairs only."""
+    import tensorflow as tf
+
+    extra = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT, float_val=[1, 2, 3])
+    extra.tensor_shape.dim.add().size = 2
+    unknown = tensor_pb2.TensorProto(dtype=types_pb2.DT_INT32, int_val=[7, 8])
+    unknown.tensor_shape.unknown_rank = True
+    odd = tensor_pb2.TensorProto(dtype=types_pb2.DT_COMPLEX64, scomplex_val=[1, 2, 3])
+    odd.tensor_shape.dim.add().size = 2
+    strings = tensor_pb2.TensorProto(dtype=types_pb2.DT_STRING, string_val=[b"a", b"b"])
+    strings.tensor_shape.dim.add().size = 1
+    for proto in (extra, unknown, odd, strings):
+        expected = tf.raw_ops.ParseTensor(serialized=proto.SerializeToString(), out_type=proto.dtype).numpy()
+        np.testing.assert_array_equal(tensors.to_numpy(proto), expected)
+
+
+@pytest.mark.parametrize("mutate", ["bad_content", "bad_dtype", "negative_dim"])  # more values: test_tensor_limits
 def test_invalid_protos(mutate: str) -> None:
     proto = tensor_pb2.TensorProto(dtype=types_pb2.DT_FLOAT)
     proto.tensor_shape.dim.add().size = 2
-    if mutate == "too_many":
-        proto.float_val.extend([1, 2, 3])
-    elif mutate == "bad_content":
+    if mutate == "bad_content":
         proto.tensor_content = b"\x00" * 7
     elif mutate == "bad_dtype":
         proto.dtype = types_pb2.DT_RESOURCE
@@ -228,3 +244,74 @@ def test_small_int_types_wrap_like_the_cpp_cast() -> None:
     proto.tensor_shape.dim.add().size = 2
     proto.int_val.extend([300, -1])
     assert tensors.to_numpy(proto).tolist() == [44, 255]
+
+
+def test_batching_run_needs_dimensioned_inputs_of_one_batch_size() -> None:
+    """batching_util.h ComputeTensorBatchSize: TF Serving batches every Run, scalars are refused, not bypassed."""
+    from toolkit.server.batching import BatchingRunner
+
+    runner = BatchingRunner(BatchingConfig(num_batch_threads=1), ServerMetrics())
+    servable = FakeServable()
+    servable.batchers = {}  # type: ignore[attr-defined]
+    cases = [
+        ({"x": np.float32(1.0) * np.ones(())}, "Batching Run() input tensors must have at least one dimension"),
+        ({"x": np.ones(2), "z": np.ones(3)}, "Batching Run() input tensors must have equal 0th-dimension size"),
+        ({}, "Batching Run() must have at least one input tensor"),
+    ]
+    for feeds, message in cases:
+        with pytest.raises(ServingError) as info:
+            runner(servable, "serving_default", None, feeds, ["y"], None)  # type: ignore[arg-type]
+        assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT, message)
+    assert servable.batches == []
+
+
+def test_batching_queue_per_tensor_signature_keeps_each_callers_fetch_order() -> None:
+    from toolkit.server.batching import BatchingRunner
+
+    runner = BatchingRunner(BatchingConfig(num_batch_threads=1), ServerMetrics())
+    servable = FakeServable()
+    servable.batchers = {}  # type: ignore[attr-defined]
+
+    def run(feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+        (x,) = feeds.values()
+        return [x * 2 if name == "double" else x + 1 for name in fetches]
+
+    servable.run = run  # type: ignore[method-assign]
+    x = np.full((1, 1), 3.0, np.float32)
+    a = runner(servable, "sig_a", None, {"x": x}, ["plus_one", "double"], None)  # type: ignore[arg-type]
+    b = runner(servable, "sig_b", None, {"x": x}, ["double", "plus_one"], None)  # type: ignore[arg-type]
+    assert [v.item() for v in a] == [4.0, 6.0] and [v.item() for v in b] == [6.0, 4.0]
+    assert list(servable.batchers) == [(("x",), ("double", "plus_one"))]  # type: ignore[attr-defined]
+    for scheduler in servable.batchers.values():  # type: ignore[attr-defined]
+        scheduler.stop()
+
+
+def test_batch_runs_until_the_latest_task_deadline_and_expired_tasks_are_not_run() -> None:
+    import time as _time
+
+    from toolkit.server.batching import _Task
+
+    now = _time.monotonic()
+    early, late = _Task({}, 1, 1.0, enqueued=now - 0.5), _Task({}, 1, 10.0, enqueued=now)
+    assert 9.0 < BatchScheduler._batch_timeout([early, late]) <= 10.0  # type: ignore[operator]
+    assert BatchScheduler._batch_timeout([early, _Task({}, 1, None)]) is None  # a task without deadline: none
+    with pytest.raises(ServingError) as info:
+        BatchScheduler._batch_timeout([_Task({}, 1, 0.1, enqueued=now - 1), _Task({}, 1, 0.2, enqueued=now - 1)])
+    assert (info.value.code, info.value.message) == (
+        Code.RESOURCE_EXHAUSTED, "Run() timeout exceeded while waiting in batching queue"
+    )
+
+
+def test_reload_config_metric_values_follow_get_metrics() -> None:
+    """model_service_impl.cc GetMetrics: a counter by its TF monitoring name, valued by its first point (label
+    order); the Prometheus spelling is not a monitoring name."""
+    from toolkit.server.core import ServingCoreImpl
+    from toolkit.server.inference import InferenceOptions
+
+    metrics = ServerMetrics()
+    core = ServingCoreImpl(None, metrics, InferenceOptions())  # type: ignore[arg-type]
+    metrics.request_count.inc("b", "OK", amount=5)
+    metrics.request_count.inc("a", "NOT_FOUND", amount=2)
+    assert core._metric_value("/tensorflow/serving/request_count") == 2  # ("a", "NOT_FOUND") comes first
+    assert core._metric_value(":tensorflow:serving:request_count") == 0
+    assert core._metric_value("/tensorflow/serving/nope") == 0

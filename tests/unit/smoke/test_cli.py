@@ -39,7 +39,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
     server.add_signature("half", lambda i: {"y": 0.5 * i["x"] + 2}, inputs={"x": (np.float32, (None,))},
                          outputs={"y": (np.float32, (None,))})
     server.set_labels("half", {"stable": 1})
-    monkeypatch.setattr(smoke_cli, "_open_clients",
+    monkeypatch.setattr(smoke_cli, "open_clients",
                         lambda grpc, rest, timeout: {"grpc": server.grpc_client(), "rest": server.rest_client()})
     signature = Signature("serving_default", "tensorflow/serving/predict", {"x": TensorInfo("x", "float32", (None,))},
                           {"y": TensorInfo("y", "float32", (None,))})

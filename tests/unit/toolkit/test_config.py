@@ -16,7 +16,7 @@ from toolkit.config import (
     read_model_server_config,
     server_flags,
 )
-from toolkit.deployment import parse_spec
+from toolkit.deployment import SpecError, parse_spec
 from toolkit.protos import serving_config_pb2
 
 
@@ -120,6 +120,11 @@ def test_server_flags_and_local_config(tmp_path: Path) -> None:
     assert "--allow_version_labels_for_unavailable_models=true" in flags  # the spec has labels
     assert "--allow_version_labels_for_unavailable_models=true" not in server_flags(parse_spec({"models": [{"name": "m"}]}))
     assert "--enable_batching=true" in flags and "--batching_parameters_file=/config/batching.config" in flags
+    assert not any(f.startswith("--xla_cpu_compilation_enabled") for f in flags)  # off unless the spec asks
+    xla = parse_spec({"server": {"xla_cpu_compilation_enabled": True}, "models": [{"name": "m"}]})
+    assert "--xla_cpu_compilation_enabled=true" in server_flags(xla)
+    with pytest.raises(SpecError, match="server.xla_cpu_compilation_enabled: expected true or false"):
+        parse_spec({"server": {"xla_cpu_compilation_enabled": "yes"}})
     local = read_model_server_config(localize_config(deploy, spec))
     assert {c.base_path for c in local.model_config_list.config} == {
         str((deploy / "models" / n).resolve()) for n in ("a", "b", "c")}

@@ -1,0 +1,250 @@
+"""``tfs serve`` end to end, side by side in interleaved rounds (part of ``make bench``):
+
+1. overhead: half_plus_two on ``tfs serve`` vs a bare grpcio server and a bare HTTP server answering a fixed reply
+   (``toolkit.bench.trivial``), p50 at concurrency 1 and throughput at 8, plus the model alone in-process;
+2. planet (the Keras example), REST vs gRPC p50 at 1 and 4 images;
+3. batching on vs off on planet at concurrency 32 (throughput) and 1 (latency): two servers, the same model, rounds
+   interleaved with the order flipped each round, every measurement warmed up at its own concurrency; beside it
+   the in-process bound (the model alone, per image, batch 1 vs batch 32);
+4. ``tfs bench``'s own ceiling vs a bare ``grpc.aio`` loop against the bare grpcio server.
+
+All load comes from ``tfs bench``'s engine (the project's async clients), so every side is measured the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+if __package__ in (None, ""):
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import Row, print_rows, ratio_row  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+BATCHING = """\
+max_batch_size { value: 32 }
+batch_timeout_micros { value: 2000 }
+max_enqueued_batches { value: 1000 }
+num_batch_threads { value: 2 }
+"""
+
+
+@dataclasses.dataclass
+class Settings:
+    rounds: int = 3
+    warmup_s: float = 0.7
+    window_s: float = 0.7
+
+
+def measure(endpoint: str, protocol: str, model: str, inputs: dict, concurrency: int, s: Settings) -> dict:
+    """One warmed-up measurement at ``concurrency`` (three windows merged): throughput and p50/p99."""
+    from toolkit.bench.load import LocalFleet
+    from toolkit.bench.options import BenchOptions, Level
+    from toolkit.bench.runner import measure_level
+    from toolkit.bench.transport import Target
+
+    options = BenchOptions(warmup_s=s.warmup_s, window_s=s.window_s, window_requests=5, max_windows=3,
+                           stability=1e9, max_seconds=120, timeout_s=60, ceiling=False)
+    target = Target(protocol, endpoint, model, inputs, timeout_s=60)
+
+    async def run() -> dict:
+        fleet = LocalFleet(target)
+        try:
+            result = await measure_level(fleet, protocol, Level("concurrency", concurrency), options,
+                                         time.perf_counter() + 120)
+        finally:
+            await fleet.close()
+        m = result.merged
+        if m is None or m.ok == 0 or m.ok != m.requests:
+            raise RuntimeError(f"{protocol} {endpoint} {model}: failed requests {m.errors if m else '?'} "
+                               f"{result.errors_example} windows={[(w.requests, round(w.seconds, 2)) for w in result.windows]}")
+        return {"rps": m.throughput, "p50": m.latency_ms["p50"], "p99": m.latency_ms["p99"]}
+
+    return asyncio.run(run())
+
+
+def paired(a: Callable[[], dict], b: Callable[[], dict], rounds: int) -> tuple[list[dict], list[dict]]:
+    """``rounds`` of (a, b), the order flipped every round."""
+    out_a, out_b = [], []
+    for r in range(rounds):
+        if r % 2:
+            out_b.append(b())
+            out_a.append(a())
+        else:
+            out_a.append(a())
+            out_b.append(b())
+    return out_a, out_b
+
+
+def _key(results: list[dict], key: str) -> list[float]:
+    return [r[key] for r in results]
+
+
+def build_models(root: Path) -> None:
+    from tests.support import models
+    from toolkit.examples import planet
+    from toolkit.export import export_model
+
+    models.build_repo(root, {"half": {1: models.build_half_plus_two_tf2}})
+    export_model(planet.build_planet_model(), "planet", root, version=1, sample_inputs=planet.sample_images(2))
+
+
+def in_process_seconds(version_dir: Path, inputs: dict, number: int) -> float:
+    """Median seconds of one call of the SavedModel's serving_default in this process (no server)."""
+    import tensorflow as tf
+
+    fn = tf.saved_model.load(str(version_dir)).signatures["serving_default"]
+    tensors = {k: tf.constant(v) for k, v in inputs.items()}
+    fn(**tensors)
+    times = []
+    for _ in range(number):
+        start = time.perf_counter()
+        fn(**tensors)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+async def bare_loop_rps(target: str, request: bytes, concurrency: int, seconds: float) -> float:
+    """A bare grpc.aio loop: ``concurrency`` tasks sending pre-encoded Predict bytes, nothing decoded."""
+    import grpc
+
+    async with grpc.aio.insecure_channel(target) as channel:
+        call = channel.unary_unary("/tensorflow.serving.PredictionService/Predict")
+        for _ in range(20):
+            await call(request)
+        done = 0
+        stop_at = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop_at:
+                await call(request)
+                done += 1
+
+        start = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return done / (time.perf_counter() - start)
+
+
+def runtime_rows(s: Settings) -> list[Row]:
+    from tests.support.live_server import start_tfs_serve
+    from toolkit.bench.ceiling import trivial_servers
+    from toolkit.examples import planet
+
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        print("building half_plus_two and planet ...", flush=True)
+        build_models(root)
+        config = root / "models.config"
+        config.write_text("model_config_list {\n" + "".join(
+            f'  config {{ name: "{n}" base_path: "{root / n}" model_platform: "tensorflow" }}\n'
+            for n in ("half", "planet")) + "}\n")
+        (root / "batching.config").write_text(BATCHING)
+        print("starting tfs serve (plain and with batching) and the bare servers ...", flush=True)
+        plain = start_tfs_serve([f"--model_config_file={config}", "--grpc_max_threads=64"],
+                                ready_models={"half": [1], "planet": [1]})
+        batched = start_tfs_serve([f"--model_base_path={root / 'planet'}", "--model_name=planet",
+                                   "--enable_batching", f"--batching_parameters_file={root / 'batching.config'}",
+                                   "--grpc_max_threads=64"], rest=False, ready_models={"planet": [1]})
+        try:
+            with trivial_servers() as bare:
+                rows += _overhead(plain, bare, root, s)
+                rows += _planet_protocols(plain, s)
+                rows += _batching(plain, batched, root, s)
+                rows += _ceiling(bare, s)
+        finally:
+            plain.stop()
+            batched.stop()
+    return rows
+
+
+def _overhead(plain, bare: dict, root: Path, s: Settings) -> list[Row]:  # type: ignore[no-untyped-def]
+    print("overhead: half_plus_two vs the bare servers ...", flush=True)
+    x = {"x": np.float32([1.0, 2.0, 5.0])}
+    ours = {"grpc": plain.grpc_target, "rest": plain.rest_url}
+    rows = []
+    for protocol in ("grpc", "rest"):
+        for concurrency in (1, 8):
+            a, b = paired(lambda: measure(ours[protocol], protocol, "half", x, concurrency, s),
+                          lambda: measure(bare[protocol], protocol, "trivial", x, concurrency, s), s.rounds)
+            floor = "bare grpcio" if protocol == "grpc" else "bare HTTP"
+            if concurrency == 1:
+                rows.append(ratio_row("runtime", f"half {protocol} c=1 p50: tfs serve / {floor}", _key(a, "p50"),
+                                      _key(b, "p50"), "ms", invert=True, target="<= 1.5x",
+                                      goal=lambda r: r <= 1.5))
+            else:
+                rows.append(ratio_row("runtime", f"half {protocol} c=8 req/s: tfs serve / {floor}", _key(a, "rps"),
+                                      _key(b, "rps"), "req/s", invert=True, target=">= 0.9x",
+                                      goal=lambda r: r >= 0.9))
+    alone = in_process_seconds(root / "half" / "1", x, 300) * 1e3
+    rows.append(Row("runtime", "half in-process model call (no server), batch 3", alone, alone, "ms", 1.0,
+                    (1.0, 1.0), notes="the floor under any server: TensorFlow's call alone"))
+    return rows
+
+
+def _planet_protocols(plain, s: Settings) -> list[Row]:  # type: ignore[no-untyped-def]
+    from toolkit.examples import planet
+
+    print("planet: REST vs gRPC ...", flush=True)
+    rows = []
+    for images, limit in ((1, 2.0), (4, 3.0)):
+        inputs = {"input_image": planet.sample_images(images)}
+        rest, grpc_ = paired(lambda: measure(plain.rest_url, "rest", "planet", inputs, 1, s),
+                             lambda: measure(plain.grpc_target, "grpc", "planet", inputs, 1, s), s.rounds)
+        rows.append(ratio_row("planet", f"{images} image(s) p50: REST / gRPC", _key(rest, "p50"), _key(grpc_, "p50"),
+                              "ms", invert=True, target=f"<= {limit:g}x", goal=lambda r, l=limit: r <= l))
+    return rows
+
+
+def _batching(plain, batched, root: Path, s: Settings) -> list[Row]:  # type: ignore[no-untyped-def]
+    from toolkit.examples import planet
+
+    print("batching: on vs off at concurrency 32 and 1 ...", flush=True)
+    one = {"input_image": planet.sample_images(1)}
+    on, off = paired(lambda: measure(batched.grpc_target, "grpc", "planet", one, 32, s),
+                     lambda: measure(plain.grpc_target, "grpc", "planet", one, 32, s), s.rounds)
+    rows = [ratio_row("batching", "planet c=32 req/s: on / off", _key(on, "rps"), _key(off, "rps"), "req/s",
+                      invert=True, target=">= 1.5x", goal=lambda r: r >= 1.5)]
+    on1, off1 = paired(lambda: measure(batched.grpc_target, "grpc", "planet", one, 1, s),
+                       lambda: measure(plain.grpc_target, "grpc", "planet", one, 1, s), s.rounds)
+    rows.append(ratio_row("batching", "planet c=1 p50: on / off", _key(on1, "p50"), _key(off1, "p50"), "ms",
+                          invert=True, target="<= 1.2x", goal=lambda r: r <= 1.2))
+    t1 = in_process_seconds(root / "planet" / "1", one, 100)
+    t32 = in_process_seconds(root / "planet" / "1", {"input_image": planet.sample_images(32)}, 20) / 32
+    rows.append(Row("batching", "planet in-process per image: batch 1 / batch 32 (the bound)", t1 * 1e3, t32 * 1e3,
+                    "ms", t1 / t32, (t1 / t32, t1 / t32),
+                    notes="what batching can gain at most; the end-to-end gain above is this minus per-request "
+                          "overhead"))
+    return rows
+
+
+def _ceiling(bare: dict, s: Settings) -> list[Row]:
+    from clients import _wire
+
+    print("tfs bench ceiling vs a bare grpc.aio loop ...", flush=True)
+    x = {"x": np.float32([1.0, 2.0, 5.0])}
+    request = _wire.predict_request_bytes(x, "trivial", None, None, None, None)
+    seconds = s.warmup_s + 3 * s.window_s
+    ours, loop = paired(lambda: measure(bare["grpc"], "grpc", "trivial", x, 16, s),
+                        lambda: {"rps": asyncio.run(bare_loop_rps(bare["grpc"], request, 16, seconds))}, s.rounds)
+    return [ratio_row("bench", "tfs bench ceiling / bare grpc.aio loop, c=16", _key(ours, "rps"), _key(loop, "rps"),
+                      "req/s", invert=True, target=">= 0.8x", goal=lambda r: r >= 0.8,
+                      notes="tfs bench encodes and decodes every request and times three parts; the bare loop "
+                            "resends fixed bytes")]
+
+
+def main() -> int:
+    print_rows(runtime_rows(Settings()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

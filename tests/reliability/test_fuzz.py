@@ -1,0 +1,148 @@
+"""A seeded fuzz run of REST_COUNT + GRPC_COUNT hostile requests against one live server (raw sockets for REST, a
+bytes-level gRPC channel), asserting: no 5xx (REST; libevent's 501 page for a method outside its list is TF Serving's own answer) and no INTERNAL/UNKNOWN (gRPC, except gRPC's own answer to an
+unparseable message) for client mistakes, every REST error body a JSON object with a string "error", correct
+requests still answered, the server alive, and its peak RSS growth over the run below RSS_BOUND_MIB.
+
+Failures are reported per kind with a reproducer (the raw request bytes)."""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import time
+from collections import Counter, defaultdict
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+
+from tests.reliability import fuzz
+from tests.support import rss
+
+SEED = 20261201
+REST_COUNT = 6000
+GRPC_COUNT = 4500
+THREADS = 4
+RSS_BOUND_MIB = 768  # peak growth over the run; each gzip bomb may inflate 100 MiB before it is refused
+RETAINED_BOUND_MIB = 256  # RSS after the run, over RSS before it
+
+_SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
+                  grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
+
+
+_ALLOWED_METHODS = {b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH"}  # evhttp_set_allowed_methods
+_API_PATH = re.compile(rb"(?i)/v1/.*")  # HttpRestApiHandler::kPathRegex: what reaches the JSON API handler
+
+
+def _libevent_page(case: fuzz.RestCase, answer: fuzz.HttpAnswer) -> bool:
+    """TF Serving's libevent answers outside its /v1 handler with its own HTML pages (reference/rest_api.md): 404
+    when no handler matches the path, 501 for a method outside its allowed list, 400 for an unparsable request
+    line; an OPTIONS preflight on /v1 gets an empty body. Those are TF Serving's answers, not JSON."""
+    line = case.raw.split(b"\r\n", 1)[0].split(b" ")
+    page = answer.body.startswith(b"<HTML><HEAD>")
+    if len(line) != 3 or not line[2].startswith(b"HTTP/"):
+        return answer.status == 400 and page
+    method, target = line[0], line[1].split(b"?", 1)[0]
+    if method not in _ALLOWED_METHODS:
+        return answer.status == 501 and page
+    if method == b"OPTIONS" and _API_PATH.fullmatch(target):
+        return answer.status in (200, 400) and not answer.body
+    return answer.status == 404 and page and not _API_PATH.fullmatch(target)
+
+
+def _rest_problem(case: fuzz.RestCase, answer: fuzz.HttpAnswer) -> str | None:
+    if answer.timed_out:
+        return f"no answer and no close within {case.timeout:g} s"
+    if answer.status is None:
+        return None if case.framing else "connection closed without an answer"
+    if _libevent_page(case, answer):
+        return None
+    if answer.status >= 500 or answer.status < 100:
+        return f"status {answer.status}: {answer.body[:200]!r}"
+    if case.refuse and 200 <= answer.status < 300:
+        return f"accepted framing that RFC 9112 forbids (status {answer.status})"
+    if case.valid and answer.status != 200:
+        return f"a correct request got {answer.status}: {answer.body[:200]!r}"
+    if answer.status >= 400:
+        try:
+            doc = json.loads(answer.body)
+        except ValueError:
+            return f"status {answer.status} with a non-JSON body: {answer.body[:200]!r}"
+        if not isinstance(doc, dict) or not isinstance(doc.get("error"), str):
+            return f"status {answer.status} body is not {{\"error\": str}}: {answer.body[:200]!r}"
+    return None
+
+
+def _grpc_problem(case: fuzz.GrpcCase, code: grpc.StatusCode, details: str) -> str | None:
+    if case.valid and code != grpc.StatusCode.OK:
+        return f"a correct request got {code.name}: {details}"
+    if case.garbage and code == grpc.StatusCode.INTERNAL and "deserializ" in details.lower():
+        return None  # gRPC's own answer to bytes that are not the message (TF Serving's C++ gRPC does the same)
+    if code in _SERVER_FAULTS:
+        return f"{code.name}: {details[:200]}"
+    return None
+
+
+def test_fuzz_rest_and_grpc(half_server) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(SEED)
+    rest_cases = fuzz.rest_cases(rng, REST_COUNT)
+    grpc_cases = fuzz.grpc_cases(rng, GRPC_COUNT)
+    channel = grpc.insecure_channel(half_server.grpc_target,
+                                    options=[("grpc.max_receive_message_length", -1)])
+    calls = {name: channel.unary_unary(path, request_serializer=None, response_deserializer=None)
+             for name, path in fuzz.GRPC_PATHS.items()}
+    problems: dict[str, list[str]] = defaultdict(list)
+    kinds: Counter[str] = Counter()
+    statuses: Counter[str] = Counter()
+
+    def run_rest(case: fuzz.RestCase) -> None:
+        answer = fuzz.exchange(half_server.rest_port, case.raw, case.timeout)
+        statuses[f"rest {answer.status}"] += 1
+        problem = _rest_problem(case, answer)
+        if problem:
+            problems[f"REST {case.kind}"].append(f"{problem}\n    request: {case.raw[:300]!r}")
+
+    def run_grpc(case: fuzz.GrpcCase) -> None:
+        try:
+            calls[case.method](case.payload, timeout=20)
+            code, details = grpc.StatusCode.OK, ""
+        except grpc.RpcError as exc:
+            code, details = exc.code(), exc.details() or ""
+        statuses[f"grpc {code.name}"] += 1
+        problem = _grpc_problem(case, code, details)
+        if problem:
+            problems[f"gRPC {case.kind}"].append(f"{problem}\n    {case.method} bytes: {case.payload[:300]!r}")
+
+    for case in rest_cases:
+        kinds[f"REST {case.kind}"] += 1
+    for case in grpc_cases:
+        kinds[f"gRPC {case.kind}"] += 1
+    before = rss.reset_peak(half_server.pid)
+    start = time.monotonic()
+    with ThreadPoolExecutor(THREADS) as pool:
+        list(pool.map(run_grpc, grpc_cases))
+        list(pool.map(run_rest, rest_cases))
+    elapsed = time.monotonic() - start
+    peak_growth = (rss.peak_kib(half_server.pid) - before) / 1024
+    retained = (rss.rss_kib(half_server.pid) - before) / 1024
+    channel.close()
+
+    total = len(rest_cases) + len(grpc_cases)
+    print(f"\nFUZZ: {total} requests ({len(rest_cases)} REST, {len(grpc_cases)} gRPC) in {elapsed:.1f} s; "
+          f"server peak RSS +{peak_growth:.0f} MiB, retained +{retained:.0f} MiB; "
+          f"problems: {sum(len(v) for v in problems.values())}")
+    print("FUZZ statuses:", dict(sorted(statuses.items())))
+    report = []
+    for kind, items in sorted(problems.items()):
+        report.append(f"{kind}: {len(items)} of {kinds[kind]}, e.g.\n  " + "\n  ".join(items[:3]))
+    assert half_server.process.poll() is None, "the server died during the fuzz run"
+    assert total >= 10_000
+    assert not problems, "\n".join(report)
+    assert peak_growth < RSS_BOUND_MIB, f"server peak RSS grew {peak_growth:.0f} MiB"
+    assert retained < RETAINED_BOUND_MIB, f"server RSS stayed {retained:.0f} MiB higher after the run"
+
+
+def test_server_still_answers_after_fuzz(half_server) -> None:  # type: ignore[no-untyped-def]
+    """Runs after the fuzz test in the same module (same server): the latest version (2: y = 0.5x + 3) answers."""
+    answer = fuzz.exchange(half_server.rest_port, fuzz._post('{"instances": [2.0]}'))
+    assert answer.status == 200 and json.loads(answer.body) == {"predictions": [4.0]}
