@@ -29,6 +29,7 @@ from typing import Any
 
 import h11
 
+from toolkit.server import malloc_trim
 from toolkit.server.core_api import ServingCore
 from toolkit.server.rest_api import Reply, RestApi
 from toolkit.server.rest_json import error_body
@@ -391,7 +392,9 @@ class _Server:
             note = ""
             if body and "gzip" in (headers.get("Content-Encoding") or "").lower():
                 body, note = _gunzip(body)  # type: ignore[assignment]
-            return self.api.handle(method, target, headers, body, note)
+            reply = self.api.handle(method, target, headers, body, note)
+            malloc_trim.after_request(len(body), len(reply.body))
+            return reply
         except Exception as exc:
             logger.exception("REST %s %s: unhandled error", method, target)
             return Reply(500, error_body(f"Internal error: {exc!r}"), list(_JSON_HEADERS))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -35,7 +34,6 @@ _RUN_MARKS = bytes(0 if byte in _RUN_BYTES else 1 for byte in range(256))
 # Deleted for the structure check, which keeps brackets and commas.
 _NUMBER_CHARS_AND_WS = b"0123456789+-.eE \t\n\r"
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
-_local = threading.local()  # one simdjson parser per worker thread (a parser is not thread-safe)
 
 
 class NumericBlock:
@@ -92,13 +90,6 @@ def _template_length(shape: list[int]) -> int:
     return length
 
 
-def _thread_parser() -> Any:
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = simdjson.Parser()
-    return parser
-
-
 def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None) -> NumericBlock | None:
     """A ``NumericBlock`` for ``text[begin:end]``, the text of one JSON array, or None when the exact parser must
     decide.
@@ -134,7 +125,7 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
         count *= dim
     integers = text.find(b".", begin, size) < 0 and text.find(b"e", begin, size) < 0 and text.find(b"E", begin, size) < 0
     values = np.empty(count, dtype=np.int64 if integers else np.float64)
-    parser = _thread_parser()
+    parser = simdjson.Parser()  # per block: a kept parser would keep its largest tape (~16 bytes a number) forever
     filled = depth = 0
     try:
         for (start, stop), piece in zip(bounds, structures, strict=True):

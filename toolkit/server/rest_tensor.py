@@ -489,51 +489,79 @@ def _pad(values: list[Any] | np.ndarray, count: int, zero: Any) -> Any:
     return list(values) + [values[-1]] * (count - have)
 
 
-def output_tokens(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int], list[str]]:
-    """Shape and flat JSON value tokens of one output tensor (``AddSingleValueAndAdvance`` per value)."""
+# Values formatted per piece: the text pieces of a large output replace millions of token strings at once.
+_OUTPUT_PIECE_VALUES = 1 << 16
+
+
+def _output_values(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int], int, Any]:
+    """Shape, element count and the flat values (numpy array, or list of bytes for strings) of one output tensor,
+    with TF Serving's refusals (``AddSingleValueAndAdvance``)."""
     shape = [int(d.size) for d in proto.tensor_shape.dim]
     count = 1
     for d in shape:
         count *= max(d, 0)
     dtype = proto.dtype
     if count == 0:
-        return shape, []
+        return shape, 0, []
     if dtype not in _WRITABLE:
         raise invalid(f"Failed to write JSON value for tensor type: {dtype_name(dtype)}")
     if dtype == DT.DT_STRING:
-        strings = _pad(list(proto.string_val), count, b"")
-        if name.endswith("_bytes"):
-            return shape, ['{"b64": "' + base64.b64encode(s).decode("ascii") + '"}' for s in strings]
-        return shape, [string_token(s).decode("utf-8", "surrogateescape") for s in strings]
+        return shape, count, _pad(list(proto.string_val), count, b"")
     np_dtype = _NUMPY[dtype]
     if proto.tensor_content:
         array = np.frombuffer(proto.tensor_content, dtype=np_dtype)
         if array.size < count:
             raise invalid(f"Output tensor {name} has {array.size} values in tensor_content for shape {shape}")
-        array = array[:count]
-    else:
-        field = getattr(proto, _TYPED_FIELD[dtype])
-        raw = np.array(field, dtype=np.int64 if _TYPED_FIELD[dtype] == "int_val" else np_dtype)
-        if raw.size < count:
-            raw = np.array(_pad(raw.tolist(), count, 0), dtype=raw.dtype)
-        array = raw[:count].astype(np_dtype)
+        return shape, count, array[:count]
+    field = getattr(proto, _TYPED_FIELD[dtype])
+    raw = np.array(field, dtype=np.int64 if _TYPED_FIELD[dtype] == "int_val" else np_dtype)
+    if raw.size < count:
+        raw = np.array(_pad(raw.tolist(), count, 0), dtype=raw.dtype)
+    return shape, count, raw[:count].astype(np_dtype)
+
+
+def _tokens(name: str, dtype: int, values: Any) -> list[str]:
+    """JSON value tokens of a run of flat values of one output tensor."""
+    if dtype == DT.DT_STRING:
+        if name.endswith("_bytes"):
+            return ['{"b64": "' + base64.b64encode(s).decode("ascii") + '"}' for s in values]
+        return [string_token(s).decode("utf-8", "surrogateescape") for s in values]
     if dtype in _FLOATS:
-        return shape, format_floats(array)
+        return format_floats(values)
     if dtype == DT.DT_BOOL:
-        return shape, ["true" if b else "false" for b in array.tolist()]
-    return shape, list(map(str, array.tolist()))
+        return ["true" if b else "false" for b in values.tolist()]
+    return list(map(str, values.tolist()))
 
 
-def _rows(tokens: list[str], shape: list[int]) -> list[str]:
-    """The JSON text of each slice along dimension 0."""
+def output_tokens(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int], list[str]]:
+    """Shape and flat JSON value tokens of one output tensor (``AddSingleValueAndAdvance`` per value)."""
+    shape, count, values = _output_values(name, proto)
+    return shape, (_tokens(name, proto.dtype, values) if count else [])
+
+
+def output_rows(name: str, proto: tensor_pb2.TensorProto, joiner: str | None = None) -> tuple[list[int], list[str]]:
+    """Shape and the JSON text of each slice along dimension 0 (rank 0: the value's token), written in pieces of
+    whole slices of about ``_OUTPUT_PIECE_VALUES`` values. With ``joiner``, each piece's slices come joined by it
+    (``joiner.join`` of the result is the same text), so a large output never holds a string per value."""
+    shape, count, values = _output_values(name, proto)
+    if not shape:
+        return shape, _tokens(name, proto.dtype, values)
     batch, inner = shape[0], shape[1:]
     if batch == 0:
-        return []
-    if not inner:
-        return tokens
-    if 0 in inner:
-        return [nest([], inner)] * batch
-    return nest_rows(tokens, inner, batch)
+        return shape, []
+    if count == 0:
+        return shape, [nest([], inner)] * batch
+    size = count // batch
+    per_piece = max(1, _OUTPUT_PIECE_VALUES // size)
+    rows: list[str] = []
+    for first in range(0, batch, per_piece):
+        tokens = _tokens(name, proto.dtype, values[first * size : (first + per_piece) * size])
+        piece = nest_rows(tokens, inner, len(tokens) // size) if inner else tokens
+        if joiner is None:
+            rows.extend(piece)
+        else:
+            rows.append(joiner.join(piece))
+    return shape, rows
 
 
 def predictions_json(outputs: Mapping[str, tensor_pb2.TensorProto]) -> str:
@@ -551,10 +579,9 @@ def predictions_json(outputs: Mapping[str, tensor_pb2.TensorProto]) -> str:
         batch = size
     rows = {}
     for name, proto in outputs.items():
-        shape, tokens = output_tokens(name, proto)
-        rows[name] = _rows(tokens, shape)
+        rows[name] = output_rows(name, proto, ", " if len(outputs) == 1 else None)[1]
     if len(rows) == 1:
-        items = next(iter(rows.values()))
+        items = next(iter(rows.values()))  # pieces of rows already joined by ", "
     else:
         keys = {name: string_token(name).decode("utf-8", "surrogateescape") for name in rows}
         items = [
@@ -571,8 +598,8 @@ def outputs_json(outputs: Mapping[str, tensor_pb2.TensorProto]) -> str:
         raise invalid("Cannot convert empty tensor map to JSON")
     texts = {}
     for name, proto in outputs.items():
-        shape, tokens = output_tokens(name, proto)
-        texts[name] = nest(tokens, shape)
+        shape, rows = output_rows(name, proto, ",")
+        texts[name] = rows[0] if not shape else nest([], shape) if 0 in shape else "[" + ",".join(rows) + "]"
     if len(texts) == 1:
         body = next(iter(texts.values()))
     else:

@@ -272,3 +272,37 @@ def test_nest_and_nest_rows_equal_joining_level_by_level() -> None:
         tokens = [str(int(x)) for x in rng.integers(0, 100, rows * int(np.prod(shape)))]
         assert nest_rows(tokens, shape, rows) == _nest_reference(tokens, shape)
         assert nest(tokens[: int(np.prod(shape))], shape) == _nest_reference(tokens[: int(np.prod(shape))], shape)[0]
+
+
+def test_outputs_written_in_pieces_equal_the_whole_at_once() -> None:
+    """predictions/outputs text of random outputs (several dtypes and shapes, one or two outputs) is the same
+    whatever the piece size, and equal to nesting all tokens at once."""
+    from unittest import mock
+
+    from toolkit.server import rest_tensor
+    from toolkit.server.tensors import from_numpy
+
+    def reference_rows(proto):  # type: ignore[no-untyped-def]
+        shape, tokens = rest_tensor.output_tokens("y", proto)
+        if not shape[1:]:
+            return tokens
+        if 0 in shape[1:]:
+            return [nest([], shape[1:])] * shape[0]
+        return _nest_reference(tokens, shape[1:])
+
+    rng = np.random.default_rng(11)
+    for _ in range(60):
+        shape = [int(d) for d in rng.integers(0 if rng.random() < 0.1 else 1, 5, rng.integers(1, 4))]
+        kind = rng.choice(["f4", "f8", "i4", "?"])
+        values = (rng.standard_normal(shape) * 1000).astype(kind)
+        outputs = {"y": from_numpy(values)}
+        rows = reference_rows(outputs["y"])
+        expected_rows = '{\n    "predictions": [' + ", ".join(rows) + "\n    ]\n}"
+        expected_cols = '{\n    "outputs": ' + (nest([], shape) if 0 in shape else "[" + ",".join(rows) + "]") + "\n}"
+        two = {"a": outputs["y"], "b": from_numpy(values[..., None] if values.ndim else values)}
+        whole = (rest_tensor.predictions_json(two), rest_tensor.outputs_json(two))
+        for piece in (1, 3, 7, 1 << 16):
+            with mock.patch.object(rest_tensor, "_OUTPUT_PIECE_VALUES", piece):
+                assert rest_tensor.predictions_json(outputs) == expected_rows
+                assert rest_tensor.outputs_json(outputs) == expected_cols
+                assert (rest_tensor.predictions_json(two), rest_tensor.outputs_json(two)) == whole
