@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clients import errors, testing
-    from clients._base import ModelLoadError
     from clients.errors import (
         DeadlineExceededError,
         FailedPreconditionError,
         InvalidInputError,
+        ModelLoadError,
         ModelNotFoundError,
         PermissionDeniedError,
         ResourceExhaustedError,
@@ -34,7 +34,13 @@ if TYPE_CHECKING:
     from clients.options import TLS, Keepalive, Reconnect, Retry
     from clients.rest_client import AsyncRestClient, RestClient
     from clients.testing import FakeServer
-    from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
+    from clients.types import (
+        ClassifyResult,
+        ModelMetadata,
+        ModelVersionStatus,
+        SignatureSpec,
+        TensorSpec,
+    )
 
 _EXPORTS: dict[str, str] = {
     "GrpcClient": "clients.grpc_client",
@@ -50,7 +56,6 @@ _EXPORTS: dict[str, str] = {
     "ModelMetadata": "clients.types",
     "ModelVersionStatus": "clients.types",
     "ClassifyResult": "clients.types",
-    "ModelLoadError": "clients._base",
     "FakeServer": "clients.testing",
     **{
         name: "clients.errors"
@@ -66,12 +71,43 @@ _EXPORTS: dict[str, str] = {
             "PermissionDeniedError",
             "ResourceExhaustedError",
             "ServerError",
+            "ModelLoadError",
         )
     },
 }
-_SUBMODULES = {"errors", "testing", "codec", "json_codec", "types", "options", "validation", "examples"}
+_SUBMODULES = {"errors", "testing", "codec", "json_codec", "types", "options", "validation", "examples",
+               "readiness"}
 
-__all__ = sorted([*_EXPORTS, "errors", "testing"])
+__all__ = [
+    "TLS",
+    "AsyncGrpcClient",
+    "AsyncRestClient",
+    "ClassifyResult",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "FakeServer",
+    "GrpcClient",
+    "InvalidInputError",
+    "Keepalive",
+    "ModelLoadError",
+    "ModelMetadata",
+    "ModelNotFoundError",
+    "ModelVersionStatus",
+    "PermissionDeniedError",
+    "Reconnect",
+    "ResourceExhaustedError",
+    "ResponseDecodeError",
+    "RestClient",
+    "Retry",
+    "ServerError",
+    "SignatureSpec",
+    "TensorSpec",
+    "TfsError",
+    "UnavailableError",
+    "ValidationError",
+    "errors",
+    "testing",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
-"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, readiness
-rules. The transport classes (gRPC/REST, sync/async) add only the calls themselves.
+"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, the wait
+loop over ``clients.readiness``. The transport classes (gRPC/REST, sync/async) add only the calls themselves.
 """
 
 from __future__ import annotations
@@ -12,12 +12,14 @@ from typing import Any
 
 from clients.errors import (
     DeadlineExceededError,
+    ModelLoadError,
     ModelNotFoundError,
     TfsError,
     UnavailableError,
     ValidationError,
 )
 from clients.options import TLS, Keepalive, Retry
+from clients.readiness import check_ready
 from clients.types import ModelMetadata, ModelVersionStatus, SignatureSpec
 
 logger = logging.getLogger("clients")
@@ -33,9 +35,7 @@ class _Default:
 DEFAULT: Any = _Default()
 Timeout = float | None
 
-
-class ModelLoadError(TfsError):
-    """wait_until_available: a version ended (state END) with a load error instead of becoming AVAILABLE."""
+__all__ = ["DEFAULT", "AsyncWaitMixin", "ClientCore", "ModelLoadError", "SyncWaitMixin", "normalize_headers"]
 
 
 def normalize_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
@@ -119,32 +119,6 @@ class ClientCore:
 
     # ---------------------------------------------------------------------------------------------- readiness
     @staticmethod
-    def _readiness(
-        model: str, statuses: list[ModelVersionStatus], versions: Sequence[int] | None
-    ) -> bool:
-        """True when ready; raises ModelLoadError when a wanted version failed to load."""
-        by_version = {s.version: s for s in statuses}
-        if versions is None:
-            if any(s.available for s in statuses):
-                return True
-            if statuses and all(s.failed for s in statuses):
-                worst = statuses[0]
-                raise ModelLoadError(
-                    f"model {model!r}: no version is available; version {worst.version} failed to load: "
-                    f"{worst.error_message}",
-                    code=worst.error_code,
-                )
-            return False
-        for version in versions:
-            status = by_version.get(int(version))
-            if status is not None and status.failed:
-                raise ModelLoadError(
-                    f"model {model!r} version {version} failed to load: {status.error_message}",
-                    code=status.error_code,
-                )
-        return all(int(v) in by_version and by_version[int(v)].available for v in versions)
-
-    @staticmethod
     def _not_ready_error(
         model: str, versions: Sequence[int] | None, timeout: float | None, last: object
     ) -> DeadlineExceededError:
@@ -181,7 +155,7 @@ class SyncWaitMixin:
             try:
                 statuses = self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
-                if self._readiness(model, statuses, versions):
+                if check_ready(model, statuses, versions):
                     return statuses
             except self.WAIT_ERRORS as exc:
                 last = exc
@@ -208,7 +182,7 @@ class AsyncWaitMixin:
             try:
                 statuses = await self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
-                if self._readiness(model, statuses, versions):
+                if check_ready(model, statuses, versions):
                     return statuses
             except self.WAIT_ERRORS as exc:
                 last = exc

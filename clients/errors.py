@@ -13,6 +13,7 @@ Every server error keeps the server's ``message`` and the raw code: ``code`` (ca
     ├── DeadlineExceededError        DEADLINE_EXCEEDED / 504, and client-side timeouts (also a TimeoutError)
     ├── PermissionDeniedError        PERMISSION_DENIED, UNAUTHENTICATED / 401, 403
     ├── ResourceExhaustedError       RESOURCE_EXHAUSTED / 429 (e.g. a message over the size limit)
+    ├── ModelLoadError               wait_until_available: a wanted version ended (END) with a load error
     └── ServerError                  everything else (INTERNAL, UNKNOWN, UNIMPLEMENTED, 500, 501, ...)
 """
 
@@ -21,20 +22,21 @@ from __future__ import annotations
 import orjson
 
 __all__ = [
-    "TfsError",
-    "ValidationError",
-    "ResponseDecodeError",
-    "ModelNotFoundError",
-    "InvalidInputError",
-    "FailedPreconditionError",
-    "UnavailableError",
+    "CODE_NUMBERS",
     "DeadlineExceededError",
+    "FailedPreconditionError",
+    "InvalidInputError",
+    "ModelLoadError",
+    "ModelNotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
+    "ResponseDecodeError",
     "ServerError",
-    "from_status",
+    "TfsError",
+    "UnavailableError",
+    "ValidationError",
     "from_http",
-    "CODE_NUMBERS",
+    "from_status",
 ]
 
 # gRPC / absl canonical status codes (identical numbering in both).
@@ -132,6 +134,11 @@ class UnavailableError(TfsError):
 
 class DeadlineExceededError(TfsError, TimeoutError):
     """The deadline passed, on the server (DEADLINE_EXCEEDED / HTTP 504) or on the client."""
+
+
+class ModelLoadError(TfsError):
+    """A wanted version ended (state END) with a load error instead of becoming AVAILABLE; ``code`` is the
+    server's error code. The rule lives in ``clients.readiness``; ``tfs up`` raises a subclass."""
 
 
 class PermissionDeniedError(TfsError):

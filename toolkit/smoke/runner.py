@@ -142,8 +142,10 @@ class SmokeRunner:
         """Poll status until the plan's versions are AVAILABLE (or any, when unknown), one ended in error, or the
         deadline passes. Returns ({version: state}, {version: load error}, last error)."""
         from clients.errors import TfsError
+        from clients.readiness import is_available, load_failures
 
         _, client = self._primary()
+        statuses: list[Any] = []
         states: dict[int, str] = {}
         errors: dict[int, str] = {}
         last_error: str | None = None
@@ -155,13 +157,7 @@ class SmokeRunner:
                 last_error = None
             except TfsError as exc:
                 last_error = _error_text(exc)
-            wanted = plan.versions
-            if wanted is None:
-                if any(s == "AVAILABLE" for s in states.values()):
-                    return states, errors, last_error
-            elif wanted and all(states.get(v) == "AVAILABLE" for v in wanted):
-                return states, errors, last_error
-            elif wanted and any(v in errors for v in wanted):
+            if statuses and (is_available(statuses, plan.versions) or load_failures(statuses, plan.versions)):
                 return states, errors, last_error
             if time.monotonic() >= deadline:
                 return states, errors, last_error
