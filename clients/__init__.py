@@ -28,10 +28,12 @@ if TYPE_CHECKING:
         ServerError,
         TfsError,
         UnavailableError,
+        UnsupportedOperationError,
         ValidationError,
     )
     from clients.grpc_client import AsyncGrpcClient, GrpcClient
     from clients.options import TLS, Keepalive, Reconnect, Retry
+    from clients.protocol import AsyncServingClient, ServingClient
     from clients.rest_client import AsyncRestClient, RestClient
     from clients.testing import FakeServer
     from clients.types import (
@@ -57,6 +59,8 @@ _EXPORTS: dict[str, str] = {
     "ModelVersionStatus": "clients.types",
     "ClassifyResult": "clients.types",
     "FakeServer": "clients.testing",
+    "ServingClient": "clients.protocol",
+    "AsyncServingClient": "clients.protocol",
     **{
         name: "clients.errors"
         for name in (
@@ -72,16 +76,18 @@ _EXPORTS: dict[str, str] = {
             "ResourceExhaustedError",
             "ServerError",
             "ModelLoadError",
+            "UnsupportedOperationError",
         )
     },
 }
 _SUBMODULES = {"errors", "testing", "codec", "json_codec", "types", "options", "validation", "examples",
-               "readiness"}
+               "readiness", "protocol"}
 
 __all__ = [
     "TLS",
     "AsyncGrpcClient",
     "AsyncRestClient",
+    "AsyncServingClient",
     "ClassifyResult",
     "DeadlineExceededError",
     "FailedPreconditionError",
@@ -100,10 +106,12 @@ __all__ = [
     "RestClient",
     "Retry",
     "ServerError",
+    "ServingClient",
     "SignatureSpec",
     "TensorSpec",
     "TfsError",
     "UnavailableError",
+    "UnsupportedOperationError",
     "ValidationError",
     "errors",
     "testing",

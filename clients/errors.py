@@ -14,6 +14,7 @@ Every server error keeps the server's ``message`` and the raw code: ``code`` (ca
     ├── PermissionDeniedError        PERMISSION_DENIED, UNAUTHENTICATED / 401, 403
     ├── ResourceExhaustedError       RESOURCE_EXHAUSTED / 429 (e.g. a message over the size limit)
     ├── ModelLoadError               wait_until_available: a wanted version ended (END) with a load error
+    ├── UnsupportedOperationError    a gRPC-only call (multi_inference, reload_config) on a REST client
     └── ServerError                  everything else (INTERNAL, UNKNOWN, UNIMPLEMENTED, 500, 501, ...)
 """
 
@@ -34,6 +35,7 @@ __all__ = [
     "ServerError",
     "TfsError",
     "UnavailableError",
+    "UnsupportedOperationError",
     "ValidationError",
     "from_http",
     "from_status",
@@ -139,6 +141,11 @@ class DeadlineExceededError(TfsError, TimeoutError):
 class ModelLoadError(TfsError):
     """A wanted version ended (state END) with a load error instead of becoming AVAILABLE; ``code`` is the
     server's error code. The rule lives in ``clients.readiness``; ``tfs up`` raises a subclass."""
+
+
+class UnsupportedOperationError(TfsError, AttributeError):
+    """The call exists in TF Serving's gRPC API only (MultiInference, HandleReloadConfigRequest): use a gRPC client.
+    REST clients raise it when asked for such a method; it is also an AttributeError, as the method is absent."""
 
 
 class PermissionDeniedError(TfsError):
