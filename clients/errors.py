@@ -24,6 +24,7 @@ import orjson
 
 __all__ = [
     "CODE_NUMBERS",
+    "HTTP_STATUS",
     "DeadlineExceededError",
     "FailedPreconditionError",
     "InvalidInputError",
@@ -39,6 +40,7 @@ __all__ = [
     "ValidationError",
     "from_http",
     "from_status",
+    "http_status",
 ]
 
 # gRPC / absl canonical status codes (identical numbering in both).
@@ -62,6 +64,35 @@ CODE_NUMBERS: dict[str, int] = {
     "UNAUTHENTICATED": 16,
 }
 _CODE_NAMES = {number: name for name, number in CODE_NUMBERS.items()}
+
+# TF Serving's ToHTTPStatusCode: the HTTP status its REST server answers for each status code (500 otherwise).
+# The one copy: the embedded runtime (toolkit.server.errors) and clients.testing.FakeServer use it.
+HTTP_STATUS: dict[str, int] = {
+    "OK": 200,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "PERMISSION_DENIED": 403,
+    "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400,
+    "ABORTED": 409,
+    "OUT_OF_RANGE": 400,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DATA_LOSS": 500,
+    "UNAUTHENTICATED": 401,
+}
+
+
+def http_status(code: str | int) -> int:
+    """The HTTP status TF Serving's REST API uses for a status code (name or number); 500 for unknown codes."""
+    name = _CODE_NAMES.get(code) if isinstance(code, int) else code
+    return HTTP_STATUS.get(name or "", 500)
+
 
 # The status name an HTTP status stands for, where TF Serving's ToHTTPStatusCode makes it unambiguous.
 _HTTP_CODES: dict[int, str] = {

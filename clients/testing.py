@@ -29,7 +29,7 @@ import numpy as np
 from clients import _wire, json_codec
 from clients._proto import example_pb2, serving_pb2, tensor_pb2
 from clients.codec import decode_tensor, dtype_name_for, encode_tensor
-from clients.errors import CODE_NUMBERS
+from clients.errors import CODE_NUMBERS, http_status
 from clients.types import DEFAULT_SIGNATURE, SignatureSpec, TensorSpec
 
 __all__ = ["FakeServer", "FakeCall"]
@@ -37,8 +37,6 @@ __all__ = ["FakeServer", "FakeCall"]
 PREDICT = "tensorflow/serving/predict"
 CLASSIFY = "tensorflow/serving/classify"
 REGRESS = "tensorflow/serving/regress"
-_HTTP = {0: 200, 1: 499, 3: 400, 4: 504, 5: 404, 6: 409, 7: 403, 8: 429, 9: 400, 10: 409, 11: 400, 12: 501,
-         14: 503, 16: 401}
 
 SpecLike = TensorSpec | tuple[Any, Sequence[int | None] | None]
 
@@ -258,12 +256,23 @@ class FakeServer:
     def _predict(self, call: FakeCall, output_filter: Sequence[str] = ()) -> tuple[int, dict[str, np.ndarray]]:
         entry = self._resolve(call.model, call.version, call.label)
         signature = self._signature(entry, call.signature, PREDICT, call.protocol)
-        wanted = set(signature.spec.inputs)
-        if set(call.inputs) != wanted:
+        wanted, sent = set(signature.spec.inputs), set(call.inputs)
+        if len(sent) != len(wanted):
             raise _Status(
                 "INVALID_ARGUMENT",
-                f"input size does not match signature: {len(call.inputs)}!={len(wanted)} "
-                f"len({{{','.join(sorted(call.inputs))}}}) != len({{{','.join(sorted(wanted))}}}).",
+                f"input size does not match signature: {len(sent)}!={len(wanted)} "
+                f"len({{{','.join(sorted(sent))}}}) != len({{{','.join(sorted(wanted))}}}). "
+                f"Sent extra: {{{','.join(sorted(sent - wanted))}}}. "
+                f"Missing but required: {{{','.join(sorted(wanted - sent))}}}.",
+            )
+        missing = sorted(wanted - sent)  # as many inputs as wanted, but other names
+        if missing:
+            alias = missing[0]
+            raise _Status(
+                "INVALID_ARGUMENT",
+                f"Signature input alias: {alias}(feed name: {signature.spec.inputs[alias].tensor_name}) not found "
+                f"in request and no default value provided. Inputs expected to be in the request "
+                f"{{{','.join(sorted(sent))}}}, or default input alias set: ",
             )
         for name, array in call.inputs.items():
             expected = signature.spec.inputs[name].dtype
@@ -398,9 +407,8 @@ class FakeServer:
             body = self._route(request, path)
             return httpx.Response(200, content=body, headers={"Content-Type": "application/json"})
         except _Status as status:
-            code = CODE_NUMBERS[status.code]
             payload = json.dumps({"error": status.message}, indent=4).encode("utf-8")
-            return httpx.Response(_HTTP.get(code, 500), content=payload, headers={"Content-Type": "application/json"})
+            return httpx.Response(http_status(status.code), content=payload, headers={"Content-Type": "application/json"})
 
     def _route(self, request: httpx.Request, path: str) -> bytes:
         headers = dict(request.headers)
@@ -420,7 +428,7 @@ class FakeServer:
             if verb == "predict":
                 return self._rest_predict(call, document)
             if "examples" not in document:
-                raise _Status("INVALID_ARGUMENT", f"JSON Value: {{...}} When method is classify, key 'examples' is expected and was not found")
+                raise _Status("INVALID_ARGUMENT", "JSON Value: {...} When method is classify, key 'examples' is expected and was not found")
             call.examples = [_json_features(e) for e in document["examples"]]
             if document.get("context"):
                 context = _json_features(document["context"])
