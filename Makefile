@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/bench_all.py
 	$(BIN)/python benchmarks/bench_freeze.py
 	$(BIN)/python benchmarks/bench_xla.py
+	$(BIN)/python benchmarks/bench_session_run.py
 
 clean:
 	rm -rf $(VENV) deploy/.tfs deploy/models.config deploy/monitoring.config deploy/batching.config

@@ -1,5 +1,5 @@
 """A seeded fuzz run of REST_COUNT + GRPC_COUNT hostile requests against one live server (raw sockets for REST, a
-bytes-level gRPC channel), asserting: no 5xx (REST) and no INTERNAL/UNKNOWN (gRPC, except gRPC's own answer to an
+bytes-level gRPC channel), asserting: no 5xx (REST; libevent's 501 page for a method outside its list is TF Serving's own answer) and no INTERNAL/UNKNOWN (gRPC, except gRPC's own answer to an
 unparseable message) for client mistakes, every REST error body a JSON object with a string "error", correct
 requests still answered, the server alive, and its peak RSS growth over the run below RSS_BOUND_MIB.
 
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from concurrent.futures import ThreadPoolExecutor
@@ -29,11 +30,33 @@ _SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.Status
                   grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
 
 
+_ALLOWED_METHODS = {b"GET", b"POST", b"HEAD", b"PUT", b"DELETE", b"OPTIONS", b"PATCH"}  # evhttp_set_allowed_methods
+_API_PATH = re.compile(rb"(?i)/v1/.*")  # HttpRestApiHandler::kPathRegex: what reaches the JSON API handler
+
+
+def _libevent_page(case: fuzz.RestCase, answer: fuzz.HttpAnswer) -> bool:
+    """TF Serving's libevent answers outside its /v1 handler with its own HTML pages (reference/rest_api.md): 404
+    when no handler matches the path, 501 for a method outside its allowed list, 400 for an unparsable request
+    line; an OPTIONS preflight on /v1 gets an empty body. Those are TF Serving's answers, not JSON."""
+    line = case.raw.split(b"\r\n", 1)[0].split(b" ")
+    page = answer.body.startswith(b"<HTML><HEAD>")
+    if len(line) != 3 or not line[2].startswith(b"HTTP/"):
+        return answer.status == 400 and page
+    method, target = line[0], line[1].split(b"?", 1)[0]
+    if method not in _ALLOWED_METHODS:
+        return answer.status == 501 and page
+    if method == b"OPTIONS" and _API_PATH.fullmatch(target):
+        return answer.status in (200, 400) and not answer.body
+    return answer.status == 404 and page and not _API_PATH.fullmatch(target)
+
+
 def _rest_problem(case: fuzz.RestCase, answer: fuzz.HttpAnswer) -> str | None:
     if answer.timed_out:
-        return "no answer and no close within 5 s"
+        return f"no answer and no close within {case.timeout:g} s"
     if answer.status is None:
         return None if case.framing else "connection closed without an answer"
+    if _libevent_page(case, answer):
+        return None
     if answer.status >= 500 or answer.status < 100:
         return f"status {answer.status}: {answer.body[:200]!r}"
     if case.refuse and 200 <= answer.status < 300:
@@ -73,7 +96,7 @@ def test_fuzz_rest_and_grpc(half_server) -> None:  # type: ignore[no-untyped-def
     statuses: Counter[str] = Counter()
 
     def run_rest(case: fuzz.RestCase) -> None:
-        answer = fuzz.exchange(half_server.rest_port, case.raw)
+        answer = fuzz.exchange(half_server.rest_port, case.raw, case.timeout)
         statuses[f"rest {answer.status}"] += 1
         problem = _rest_problem(case, answer)
         if problem:

@@ -261,6 +261,63 @@ def build_half_plus_two_family_tf2(export_dir: str | os.PathLike[str]) -> Path:
     return export_dir
 
 
+# --------------------------------------------------------------------------------------------- REST guide shapes
+class _Strings(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="x")])
+    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": tf.strings.upper(x)}
+
+
+class _Pairs(tf.Module):
+    @tf.function(input_signature=[tf.TensorSpec([None, 1, 2], tf.float32, name="x")])
+    def serve(self, x: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {"y": x * 2.0}
+
+
+class _TagSignalSensor(tf.Module):
+    @tf.function(
+        input_signature=[
+            tf.TensorSpec([None], tf.string, name="tag"),
+            tf.TensorSpec([None, 5], tf.int64, name="signal"),
+            tf.TensorSpec([None, 2, 2], tf.int64, name="sensor"),
+        ]
+    )
+    def serve(self, tag: tf.Tensor, signal: tf.Tensor, sensor: tf.Tensor) -> dict[str, tf.Tensor]:
+        return {
+            "tag_upper": tf.strings.upper(tag),
+            "signal_sum": tf.reduce_sum(signal, axis=1),
+            "sensor_sum": tf.reduce_sum(sensor, axis=[1, 2]),
+        }
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="inputs")])
+    def classify_objects(self, serialized: tf.Tensor) -> dict[str, tf.Tensor]:
+        features = tf.io.parse_example(
+            serialized,
+            {"image": tf.io.FixedLenFeature([1], tf.string), "caption": tf.io.FixedLenFeature([1], tf.string)},
+        )
+        return {"classes": features["caption"], "scores": tf.cast(tf.strings.length(features["image"]), tf.float32)}
+
+
+def build_rest_guide_models(root: str | os.PathLike[str], version: int = 1) -> dict[str, Path]:
+    """Models shaped like the request examples of TF Serving's REST guide (g3doc/api_rest.md), each as
+    ``<root>/<name>/<version>``: ``doc_strings`` (x string [-1] -> upper-cased y), ``doc_pairs`` (x float
+    [-1,1,2] -> 2x), ``doc_named`` (tag string [-1], signal int64 [-1,5], sensor int64 [-1,2,2] -> tag_upper,
+    signal_sum, sensor_sum; plus ``classify_objects``: tf.Examples with bytes features image and caption -> classes =
+    caption, scores = the image's byte count)."""
+    paths = {}
+    for name, module, extra in (
+        ("doc_strings", _Strings(), {}),
+        ("doc_pairs", _Pairs(), {}),
+        ("doc_named", _TagSignalSensor(), {"classify_objects": "classify_objects"}),
+    ):
+        path = Path(root) / name / str(version)
+        signatures = {"serving_default": module.serve}
+        signatures.update({key: getattr(module, attr) for key, attr in extra.items()})
+        tf.saved_model.save(module, str(path), signatures=signatures)
+        paths[name] = path
+    return paths
+
+
 # --------------------------------------------------------------------------------------------- tf.Example / warmup
 def make_example(**features: float | list[float] | bytes) -> bytes:
     """Serialized ``tf.train.Example`` with float (float/list[float]), int64 (int) or bytes features."""

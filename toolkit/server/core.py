@@ -36,7 +36,7 @@ T = TypeVar("T")
 SIGNATURE_DEF_FIELD = "signature_def"
 
 # runtime_latency's API label (predict_util.cc, classifier.cc, regressor.cc; MultiInference records none).
-RUNTIME_API = {"predict": "Predict", "classify": "Classify", "regress": "Regress", "multi_inference": "MultiInference"}
+RUNTIME_API = {"predict": "Predict", "classify": "Classify", "regress": "Regress"}
 
 
 def request_metric_api(api: str, entrypoint: str) -> str | None:

@@ -101,3 +101,12 @@ def test_different_shapes_without_padding_fail_the_batch(batch_server) -> None: 
         assert result.code() == grpc.StatusCode.FAILED_PRECONDITION
         assert result.details().startswith("Tensors with name 'serving_default_x:0' from different tasks have different "
                                            "shapes and padding is turned off.")
+
+
+def test_scalar_inputs_are_refused_by_the_batching_session(batch_server) -> None:  # type: ignore[no-untyped-def]
+    """batching_util.h ComputeTensorBatchSize: with batching on, every Session::Run goes through the batching
+    session, and a 0-dimensional input cannot be batched (TF Serving does not bypass the batcher for it)."""
+    err = rpc_error(batch_server.prediction_stub().Predict, predict_request("double", {"x": np.float32(1.0)}))
+    assert (err.code(), err.details()) == (
+        grpc.StatusCode.INVALID_ARGUMENT, "Batching Run() input tensors must have at least one dimension"
+    )

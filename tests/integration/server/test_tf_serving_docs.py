@@ -46,13 +46,13 @@ def docs_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
             "half_plus_two_tf2": {VERSION: models.build_half_plus_two_family_tf2},
         },
     )
+    guide = models.build_rest_guide_models(root)
+    names = ("half_plus_two", "saved_model_half_plus_three", "half_plus_two_tf2", *guide)
     config = root / "models.config"
-    config.write_text(models.models_config_text({name: root / name for name in
-                                                 ("half_plus_two", "saved_model_half_plus_three", "half_plus_two_tf2")}))
+    config.write_text(models.models_config_text({name: root / name for name in names}))
     server = start_tfs_serve(
         [f"--model_config_file={config}"],
-        ready_models={"half_plus_two": [VERSION], "saved_model_half_plus_three": [VERSION],
-                      "half_plus_two_tf2": [VERSION]},
+        ready_models={name: [1 if name in guide else VERSION] for name in names},
     )
     yield server
     server.stop()
@@ -104,6 +104,81 @@ def test_rest_guide_unknown_model_is_404(docs_server: Any) -> None:
     assert response.status == 404
     assert response.headers["content-type"] == "application/json"
     assert json.loads(response.body) == {"error": "Servable not found for request: Latest(half)"}
+
+
+def test_rest_guide_row_format_examples(docs_server: Any) -> None:
+    # the guide's blocks without their // comments (JSON has none)
+    status, body = _curl(docs_server, "/v1/models/doc_strings:predict", '{"instances": [ "foo", "bar", "baz" ]}')
+    assert (status, body) == (200, {"predictions": ["FOO", "BAR", "BAZ"]})
+    status, body = _curl(docs_server, "/v1/models/doc_pairs:predict", '{"instances": [ [[1, 2]], [[3, 4]] ]}')
+    assert (status, body) == (200, {"predictions": [[[2.0, 4.0]], [[6.0, 8.0]]]})
+
+
+NAMED_ROWS = """{
+ "instances": [
+   {
+     "tag": "foo",
+     "signal": [1, 2, 3, 4, 5],
+     "sensor": [[1, 2], [3, 4]]
+   },
+   {
+     "tag": "bar",
+     "signal": [3, 4, 1, 2, 5]],
+     "sensor": [[4, 5], [6, 8]]
+   }
+ ]
+}"""
+
+
+def test_rest_guide_named_inputs_row_and_columnar(docs_server: Any) -> None:
+    # The guide's row example has a stray "]" (invalid JSON): TF Serving's parser refuses it, so do we ...
+    status, body = _curl(docs_server, "/v1/models/doc_named:predict", NAMED_ROWS)
+    assert status == 400 and body["error"]
+    # ... and serves it once the bracket is removed.
+    status, body = _curl(docs_server, "/v1/models/doc_named:predict", NAMED_ROWS.replace("5]],", "5],"))
+    assert (status, body) == (200, {"predictions": [
+        {"tag_upper": "FOO", "signal_sum": 15, "sensor_sum": 10},
+        {"tag_upper": "BAR", "signal_sum": 15, "sensor_sum": 23},
+    ]})
+    status, body = _curl(docs_server, "/v1/models/doc_named:predict", """{
+ "inputs": {
+   "tag": ["foo", "bar"],
+   "signal": [[1, 2, 3, 4, 5], [3, 4, 1, 2, 5]],
+   "sensor": [[[1, 2], [3, 4]], [[4, 5], [6, 8]]]
+ }
+}""")
+    assert (status, body) == (200, {"outputs": {"tag_upper": ["FOO", "BAR"], "signal_sum": [15, 15],
+                                                "sensor_sum": [10, 23]}})
+
+
+def test_rest_guide_binary_classify_example(docs_server: Any) -> None:
+    status, body = _curl(docs_server, "/v1/models/doc_named:classify", """{
+  "signature_name": "classify_objects",
+  "examples": [
+    {
+      "image": { "b64": "aW1hZ2UgYnl0ZXM=" },
+      "caption": "seaside"
+    },
+    {
+      "image": { "b64": "YXdlc29tZSBpbWFnZSBieXRlcw==" },
+      "caption": "mountains"
+    }
+  ]
+}""")
+    # "image bytes" is 11 bytes, "awesome image bytes" 19: classes = caption, scores = the image's length
+    assert (status, body) == (200, {"results": [[["seaside", 11.0]], [["mountains", 19.0]]]})
+
+
+def test_rest_guide_json_conformance_example_is_refused(docs_server: Any) -> None:
+    # The guide's own example spells NaN as "Nan", which the parser (NaN, Infinity, -Infinity only) refuses.
+    status, body = _curl(docs_server, "/v1/models/doc_named:classify", """{
+  "example": [
+    {
+      "sensor_readings": [ 1.0, -3.14, Nan, Infinity ]
+    }
+  ]
+}""")
+    assert status == 400 and body["error"]
 
 
 def test_rest_guide_classify_and_regress_signatures(docs_server: Any) -> None:

@@ -48,9 +48,10 @@ def _classify_regress_records() -> list[bytes]:
 def warm_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warm_repo")
     v1 = models.publish_version(root, "w", 1, models.build_half_plus_two_tf2)
-    models.write_warmup_records(
-        v1, [models.predict_warmup_record({"x": np.array([float(i)], np.float32)}) for i in range(3)]
-    )
+    # the last record's x is [1,2] where the signature says [-1]: TF Serving replays it (the ops compute with it),
+    # so the load must succeed
+    xs = [np.array([0.0], np.float32), np.array([1.0], np.float32), np.array([[2.0, 3.0]], np.float32)]
+    models.write_warmup_records(v1, [models.predict_warmup_record({"x": x}) for x in xs])
     t1 = models.publish_version(root, "t", 1, models.build_half_plus_two_tf1)
     models.write_warmup_records(t1, _classify_regress_records())
     # staged (unpublished) versions with bad warmup data

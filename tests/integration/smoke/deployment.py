@@ -4,7 +4,7 @@ persisted test data, deployment.toml, models.config (``generate_config``) and it
 
 Models:
 - ``planet``: the two-headed Keras example, version 1, test data persisted by ``export_model``.
-- ``half``: TF1 half_plus_two (predict, classify, regress signatures), versions 1 (y = 0.5x + 2) and 2
+- ``half``: TF1 half_plus_two (predict with x [-1,1], classify, regress signatures), versions 1 (y = 0.5x + 2) and 2
   (y = 0.5x + 3), policy ``all``, labels stable=1, canary=2, test data persisted.
 - ``plain``: TF2 half_plus_two copied in WITHOUT test data: smoke can only check it on synthetic inputs (weak).
 - ``grow``: TF2 half_plus_two version 1 (no test data), policy latest 1; tests export new versions into it while
@@ -70,8 +70,9 @@ def build_deployment(deploy: Path, *, work: Path | None = None) -> Path:
     export_model(planet.build_planet_model(), "planet", repo, version=1, sample_inputs=planet.sample_images(2))
     for version, b in HALF_B.items():
         source = models.build_half_plus_two_tf1(work / f"half-{version}", b=b)
-        export_model(source, "half", repo, version=version, sample_inputs={"x": HALF_X},
-                     expected_outputs={"y": 0.5 * HALF_X + b})
+        column = HALF_X.reshape(-1, 1)  # the exporter checks samples against x's static shape [-1,1]
+        export_model(source, "half", repo, version=version, sample_inputs={"x": column},
+                     expected_outputs={"y": 0.5 * column + b})
     models.publish_version(repo, "plain", 1, models.build_half_plus_two_tf2)
     models.publish_version(repo, "grow", 1, models.build_half_plus_two_tf2)
 

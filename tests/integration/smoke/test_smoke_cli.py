@@ -76,7 +76,7 @@ def test_smoke_fails_when_expected_outputs_are_tampered_with(smoke_deployment, t
     expected = repo / "half" / "1" / "assets.extra" / "tfs_test_data" / "expected.npz"
     with np.load(expected) as npz:
         arrays = {k: npz[k].copy() for k in npz.files}
-    arrays["y"][2] += 0.5  # 4.5 -> 5.0
+    arrays["y"][2] += 0.5  # 4.5 -> 5.0 (y is [3,1]: the TF1 model's x is [-1,1])
     np.savez(expected, **arrays)
     junit = tmp_path / "smoke.xml"
     result = smoke_deployment.smoke_here("--repository", str(repo), "--model", "half", "--junit", str(junit))
@@ -86,7 +86,7 @@ def test_smoke_fails_when_expected_outputs_are_tampered_with(smoke_deployment, t
     for protocol, line in zip(("grpc", "rest"), lines):
         assert line.startswith(f"model 'half' version 1, check outputs [{protocol}]: FAIL: expected 5, got 4.5 "
                                "(output 'y': 1 of 3 elements differ"), line
-        assert "largest difference 0.5 at index (2,)" in line
+        assert "largest difference 0.5 at index (2, 0)" in line
     assert "smoke FAILED" in result.stdout
     failures = ET.parse(junit).getroot().findall(".//failure")
     assert len(failures) == 2 and "largest difference 0.5" in failures[0].get("message")
