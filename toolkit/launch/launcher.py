@@ -14,7 +14,12 @@ from toolkit.config import SPEC_FILE, generate_config
 from toolkit.deployment import DeploymentSpec, load_spec
 from toolkit.launch.base import Runtime
 from toolkit.launch.container import Mount, container_name, container_spec
-from toolkit.launch.docker_runtime import DockerRuntime, PullProgress, docker_client, engine_reachable
+from toolkit.launch.docker_runtime import (
+    DockerRuntime,
+    PullProgress,
+    docker_client,
+    engine_reachable,
+)
 from toolkit.launch.embedded import EmbeddedRuntime
 from toolkit.launch.errors import EngineUnavailableError, LaunchError, NotRunningError
 from toolkit.launch.readiness import (
@@ -25,7 +30,12 @@ from toolkit.launch.readiness import (
     resolve_labels,
     wait_until_available,
 )
-from toolkit.launch.state import Endpoints, clear_endpoints, read_endpoints, write_endpoints
+from toolkit.launch.state import (
+    Endpoints,
+    clear_endpoints,
+    read_endpoints,
+    write_endpoints,
+)
 
 log = logging.getLogger(__name__)
 
