@@ -20,12 +20,19 @@ _SIMPLE_ATOI = re.compile(r"^\s*[+-]?\d+\s*$")
 PolicyKind = Literal["latest", "all", "specific"]
 
 
+def simple_atoi(text: str, bits: int = 64) -> int | None:
+    """absl::SimpleAtoi: optional surrounding whitespace and sign, decimal digits only, within a signed range of
+    ``bits`` bits; None when it refuses. TF Serving uses it for version folder names and integer flags."""
+    if not _SIMPLE_ATOI.match(text):
+        return None
+    value = int(text)
+    limit = 2 ** (bits - 1)
+    return value if -limit <= value < limit else None
+
+
 def parse_version(name: str) -> int | None:
     """The version number TF Serving reads from a folder name, or None if the server ignores the folder."""
-    if not _SIMPLE_ATOI.match(name):
-        return None
-    value = int(name)
-    return value if INT64_MIN <= value <= INT64_MAX else None
+    return simple_atoi(name, 64)
 
 
 @dataclass(frozen=True)
