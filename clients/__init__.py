@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from clients import errors, testing
-    from clients._base import ModelLoadError
     from clients.errors import (
         DeadlineExceededError,
         FailedPreconditionError,
         InvalidInputError,
+        ModelLoadError,
         ModelNotFoundError,
         PermissionDeniedError,
         ResourceExhaustedError,
@@ -28,13 +28,21 @@ if TYPE_CHECKING:
         ServerError,
         TfsError,
         UnavailableError,
+        UnsupportedOperationError,
         ValidationError,
     )
     from clients.grpc_client import AsyncGrpcClient, GrpcClient
     from clients.options import TLS, Keepalive, Reconnect, Retry
+    from clients.protocol import AsyncServingClient, ServingClient
     from clients.rest_client import AsyncRestClient, RestClient
     from clients.testing import FakeServer
-    from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
+    from clients.types import (
+        ClassifyResult,
+        ModelMetadata,
+        ModelVersionStatus,
+        SignatureSpec,
+        TensorSpec,
+    )
 
 _EXPORTS: dict[str, str] = {
     "GrpcClient": "clients.grpc_client",
@@ -50,8 +58,9 @@ _EXPORTS: dict[str, str] = {
     "ModelMetadata": "clients.types",
     "ModelVersionStatus": "clients.types",
     "ClassifyResult": "clients.types",
-    "ModelLoadError": "clients._base",
     "FakeServer": "clients.testing",
+    "ServingClient": "clients.protocol",
+    "AsyncServingClient": "clients.protocol",
     **{
         name: "clients.errors"
         for name in (
@@ -66,12 +75,47 @@ _EXPORTS: dict[str, str] = {
             "PermissionDeniedError",
             "ResourceExhaustedError",
             "ServerError",
+            "ModelLoadError",
+            "UnsupportedOperationError",
         )
     },
 }
-_SUBMODULES = {"errors", "testing", "codec", "json_codec", "types", "options", "validation", "examples"}
+_SUBMODULES = {"errors", "testing", "codec", "json_codec", "types", "options", "validation", "examples",
+               "readiness", "protocol"}
 
-__all__ = sorted([*_EXPORTS, "errors", "testing"])
+__all__ = [
+    "TLS",
+    "AsyncGrpcClient",
+    "AsyncRestClient",
+    "AsyncServingClient",
+    "ClassifyResult",
+    "DeadlineExceededError",
+    "FailedPreconditionError",
+    "FakeServer",
+    "GrpcClient",
+    "InvalidInputError",
+    "Keepalive",
+    "ModelLoadError",
+    "ModelMetadata",
+    "ModelNotFoundError",
+    "ModelVersionStatus",
+    "PermissionDeniedError",
+    "Reconnect",
+    "ResourceExhaustedError",
+    "ResponseDecodeError",
+    "RestClient",
+    "Retry",
+    "ServerError",
+    "ServingClient",
+    "SignatureSpec",
+    "TensorSpec",
+    "TfsError",
+    "UnavailableError",
+    "UnsupportedOperationError",
+    "ValidationError",
+    "errors",
+    "testing",
+]
 
 
 def __getattr__(name: str) -> Any:

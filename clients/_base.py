@@ -1,5 +1,10 @@
-"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, readiness
-rules. The transport classes (gRPC/REST, sync/async) add only the calls themselves.
+"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, the wait
+loop over ``clients.readiness``, and the call plans.
+
+A call plan is a generator that builds each request (``Call``: what to send, with which timeout, whether it may
+be retried), yields it, receives the raw answer (or has the transport's error thrown in) and decodes it; it may
+yield a metadata lookup first. Each API call is planned once per transport (``_GrpcBase``/``_RestBase``) and run by
+``SyncDriver._run`` or ``AsyncDriver._run``; the four client classes add only ``_send`` (their I/O).
 """
 
 from __future__ import annotations
@@ -7,17 +12,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from clients.errors import (
     DeadlineExceededError,
+    ModelLoadError,
     ModelNotFoundError,
     TfsError,
     UnavailableError,
     ValidationError,
 )
 from clients.options import TLS, Keepalive, Retry
+from clients.readiness import check_ready
 from clients.types import ModelMetadata, ModelVersionStatus, SignatureSpec
 
 logger = logging.getLogger("clients")
@@ -32,10 +40,24 @@ class _Default:
 
 DEFAULT: Any = _Default()
 Timeout = float | None
+T = TypeVar("T")
 
 
-class ModelLoadError(TfsError):
-    """wait_until_available: a version ended (state END) with a load error instead of becoming AVAILABLE."""
+@dataclass(frozen=True)
+class Call:
+    """One request of a call plan, in its transport's terms: gRPC ``method`` name and message, or REST HTTP
+    ``method``, ``path`` and JSON body; ``idempotent`` says whether REST may retry it (gRPC decides by method)."""
+
+    method: str
+    request: Any = None
+    path: str = ""
+    idempotent: bool = False
+    timeout: Any = DEFAULT
+
+
+Plan = Generator[Call, Any, T]
+
+__all__ = ["DEFAULT", "AsyncDriver", "Call", "ClientCore", "ModelLoadError", "Plan", "SyncDriver", "normalize_headers"]
 
 
 def normalize_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
@@ -117,33 +139,36 @@ class ClientCore:
         except KeyError as exc:
             raise ValidationError(str(exc.args[0])) from None
 
-    # ---------------------------------------------------------------------------------------------- readiness
-    @staticmethod
-    def _readiness(
-        model: str, statuses: list[ModelVersionStatus], versions: Sequence[int] | None
-    ) -> bool:
-        """True when ready; raises ModelLoadError when a wanted version failed to load."""
-        by_version = {s.version: s for s in statuses}
-        if versions is None:
-            if any(s.available for s in statuses):
-                return True
-            if statuses and all(s.failed for s in statuses):
-                worst = statuses[0]
-                raise ModelLoadError(
-                    f"model {model!r}: no version is available; version {worst.version} failed to load: "
-                    f"{worst.error_message}",
-                    code=worst.error_code,
-                )
-            return False
-        for version in versions:
-            status = by_version.get(int(version))
-            if status is not None and status.failed:
-                raise ModelLoadError(
-                    f"model {model!r} version {version} failed to load: {status.error_message}",
-                    code=status.error_code,
-                )
-        return all(int(v) in by_version and by_version[int(v)].available for v in versions)
+    # ---------------------------------------------------------------------------------------------- plans
+    def _metadata_call(self, model: str, version: int | None, label: str | None, timeout: Any) -> Call:
+        raise NotImplementedError  # each transport builds its GetModelMetadata request
 
+    def _metadata_result(self, response: Any, model: str) -> ModelMetadata:
+        raise NotImplementedError  # and decodes its answer
+
+    def _metadata_plan(self, model: str, version: int | None, label: str | None, timeout: Any) -> Plan[ModelMetadata]:
+        """Fetch the model's signatures and refresh the cache with them."""
+        result = self._metadata_result((yield self._metadata_call(model, version, label, timeout)), model)
+        self._metadata_cache[self._cache_key(model, version, label)] = result
+        return result
+
+    def _signature_plan(
+        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
+    ) -> Plan[SignatureSpec | None]:
+        """The (cached) signature. When it is only wanted for dtypes (not ``required``), a failure gives None and
+        the request goes out unchanged, so the server reports the problem."""
+        try:
+            metadata = self._metadata_cache.get(self._cache_key(model, version, label))
+            if metadata is None:
+                metadata = yield from self._metadata_plan(model, version, label, DEFAULT)
+            return self._pick_signature(metadata, signature)
+        except TfsError as exc:
+            if required:
+                raise
+            logger.debug("no signature for %s (%s); the request goes out without it", model, exc)
+            return None
+
+    # ---------------------------------------------------------------------------------------------- readiness
     @staticmethod
     def _not_ready_error(
         model: str, versions: Sequence[int] | None, timeout: float | None, last: object
@@ -163,8 +188,22 @@ class ClientCore:
         return max(0.001, min(deadline - time.monotonic(), self.timeout or 1e9))
 
 
-class SyncWaitMixin:
-    """``wait_until_available`` for the blocking clients, written once over their ``status`` call."""
+class SyncDriver:
+    """Runs call plans over a blocking ``_send``; ``wait_until_available`` written once over ``status``."""
+
+    def _run(self: Any, plan: Plan[T]) -> T:
+        """Drive ``plan``: send each Call it yields, feed back the answer or throw in the error; its result."""
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    response = self._send(call)
+                except TfsError as exc:
+                    call = plan.throw(exc)
+                else:
+                    call = plan.send(response)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     def wait_until_available(
         self: Any,
@@ -181,7 +220,7 @@ class SyncWaitMixin:
             try:
                 statuses = self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
-                if self._readiness(model, statuses, versions):
+                if check_ready(model, statuses, versions):
                     return statuses
             except self.WAIT_ERRORS as exc:
                 last = exc
@@ -190,8 +229,22 @@ class SyncWaitMixin:
             time.sleep(_poll_pause(deadline, poll_interval))
 
 
-class AsyncWaitMixin:
-    """``wait_until_available`` for the asyncio clients: the same loop as ``SyncWaitMixin``, awaiting."""
+class AsyncDriver:
+    """The same as ``SyncDriver`` for the asyncio clients, awaiting ``_send``."""
+
+    async def _run(self: Any, plan: Plan[T]) -> T:
+        """Drive ``plan`` as ``SyncDriver._run`` does."""
+        try:
+            call = next(plan)
+            while True:
+                try:
+                    response = await self._send(call)
+                except TfsError as exc:
+                    call = plan.throw(exc)
+                else:
+                    call = plan.send(response)
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
 
     async def wait_until_available(
         self: Any,
@@ -208,7 +261,7 @@ class AsyncWaitMixin:
             try:
                 statuses = await self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
-                if self._readiness(model, statuses, versions):
+                if check_ready(model, statuses, versions):
                     return statuses
             except self.WAIT_ERRORS as exc:
                 last = exc

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -319,9 +318,3 @@ def shape_of_spec(proto_shape: Any) -> tuple[int | None, ...] | None:
     if proto_shape.unknown_rank:
         return None
     return tuple(None if dim.size < 0 else int(dim.size) for dim in proto_shape.dim)
-
-
-def encode_many(inputs: Sequence[tuple[str, Any]], target: Any) -> None:
-    """Encode ``(name, value)`` pairs into a ``map<string, TensorProto>`` field in place."""
-    for name, value in inputs:
-        encode_tensor(value, f"input {name!r}", target[name])

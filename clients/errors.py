@@ -13,6 +13,8 @@ Every server error keeps the server's ``message`` and the raw code: ``code`` (ca
     ├── DeadlineExceededError        DEADLINE_EXCEEDED / 504, and client-side timeouts (also a TimeoutError)
     ├── PermissionDeniedError        PERMISSION_DENIED, UNAUTHENTICATED / 401, 403
     ├── ResourceExhaustedError       RESOURCE_EXHAUSTED / 429 (e.g. a message over the size limit)
+    ├── ModelLoadError               wait_until_available: a wanted version ended (END) with a load error
+    ├── UnsupportedOperationError    a gRPC-only call (multi_inference, reload_config) on a REST client
     └── ServerError                  everything else (INTERNAL, UNKNOWN, UNIMPLEMENTED, 500, 501, ...)
 """
 
@@ -21,20 +23,24 @@ from __future__ import annotations
 import orjson
 
 __all__ = [
-    "TfsError",
-    "ValidationError",
-    "ResponseDecodeError",
-    "ModelNotFoundError",
-    "InvalidInputError",
-    "FailedPreconditionError",
-    "UnavailableError",
+    "CODE_NUMBERS",
+    "HTTP_STATUS",
     "DeadlineExceededError",
+    "FailedPreconditionError",
+    "InvalidInputError",
+    "ModelLoadError",
+    "ModelNotFoundError",
     "PermissionDeniedError",
     "ResourceExhaustedError",
+    "ResponseDecodeError",
     "ServerError",
-    "from_status",
+    "TfsError",
+    "UnavailableError",
+    "UnsupportedOperationError",
+    "ValidationError",
     "from_http",
-    "CODE_NUMBERS",
+    "from_status",
+    "http_status",
 ]
 
 # gRPC / absl canonical status codes (identical numbering in both).
@@ -58,6 +64,35 @@ CODE_NUMBERS: dict[str, int] = {
     "UNAUTHENTICATED": 16,
 }
 _CODE_NAMES = {number: name for name, number in CODE_NUMBERS.items()}
+
+# TF Serving's ToHTTPStatusCode: the HTTP status its REST server answers for each status code (500 otherwise).
+# The one copy: the embedded runtime (toolkit.server.errors) and clients.testing.FakeServer use it.
+HTTP_STATUS: dict[str, int] = {
+    "OK": 200,
+    "CANCELLED": 499,
+    "UNKNOWN": 500,
+    "INVALID_ARGUMENT": 400,
+    "DEADLINE_EXCEEDED": 504,
+    "NOT_FOUND": 404,
+    "ALREADY_EXISTS": 409,
+    "PERMISSION_DENIED": 403,
+    "RESOURCE_EXHAUSTED": 429,
+    "FAILED_PRECONDITION": 400,
+    "ABORTED": 409,
+    "OUT_OF_RANGE": 400,
+    "UNIMPLEMENTED": 501,
+    "INTERNAL": 500,
+    "UNAVAILABLE": 503,
+    "DATA_LOSS": 500,
+    "UNAUTHENTICATED": 401,
+}
+
+
+def http_status(code: str | int) -> int:
+    """The HTTP status TF Serving's REST API uses for a status code (name or number); 500 for unknown codes."""
+    name = _CODE_NAMES.get(code) if isinstance(code, int) else code
+    return HTTP_STATUS.get(name or "", 500)
+
 
 # The status name an HTTP status stands for, where TF Serving's ToHTTPStatusCode makes it unambiguous.
 _HTTP_CODES: dict[int, str] = {
@@ -132,6 +167,16 @@ class UnavailableError(TfsError):
 
 class DeadlineExceededError(TfsError, TimeoutError):
     """The deadline passed, on the server (DEADLINE_EXCEEDED / HTTP 504) or on the client."""
+
+
+class ModelLoadError(TfsError):
+    """A wanted version ended (state END) with a load error instead of becoming AVAILABLE; ``code`` is the
+    server's error code. The rule lives in ``clients.readiness``; ``tfs up`` raises a subclass."""
+
+
+class UnsupportedOperationError(TfsError, AttributeError):
+    """The call exists in TF Serving's gRPC API only (MultiInference, HandleReloadConfigRequest): use a gRPC client.
+    REST clients raise it when asked for such a method; it is also an AttributeError, as the method is absent."""
 
 
 class PermissionDeniedError(TfsError):

@@ -10,13 +10,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Self
 
 import grpc
 import numpy as np
 
 from clients import _wire
-from clients._base import DEFAULT, AsyncWaitMixin, ClientCore, SyncWaitMixin, Timeout
+from clients._base import (
+    DEFAULT,
+    AsyncDriver,
+    Call,
+    ClientCore,
+    Plan,
+    SyncDriver,
+    Timeout,
+)
 from clients.errors import (
     DeadlineExceededError,
     ResponseDecodeError,
@@ -26,11 +34,28 @@ from clients.errors import (
     from_status,
 )
 from clients.examples import build_input
-from clients.options import MAX_MESSAGE_LENGTH, TLS, Keepalive, Reconnect, Retry
-from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
-from clients.validation import coerce_plain_values, has_plain_values, name_inputs, validate_inputs
+from clients.options import (
+    DEFAULT_TIMEOUT,
+    MAX_MESSAGE_LENGTH,
+    TLS,
+    Keepalive,
+    Reconnect,
+    Retry,
+)
+from clients.types import (
+    ClassifyResult,
+    ModelMetadata,
+    ModelVersionStatus,
+    SignatureSpec,
+)
+from clients.validation import (
+    coerce_plain_values,
+    has_plain_values,
+    name_inputs,
+    validate_inputs,
+)
 
-__all__ = ["GrpcClient", "AsyncGrpcClient", "map_rpc_error"]
+__all__ = ["AsyncGrpcClient", "GrpcClient", "map_rpc_error"]
 
 _IDEMPOTENT = {"GetModelMetadata": True, "GetModelStatus": True}
 # gRPC name-resolver schemes passed through as given (TF Serving also listens on --grpc_socket_path).
@@ -100,10 +125,15 @@ class _GrpcBase(ClientCore):
     ) -> None:
         target, tls = _split_target(target, tls)
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
-        self.target = target
+        self.endpoint = target
         self.reconnect = reconnect if reconnect is not None else Reconnect()
         self._metadata = tuple((key.lower(), value) for key, value in self.headers) or None
         self._options = _channel_options(self.keepalive, self.reconnect, tls, options)
+
+    @property
+    def target(self) -> str:
+        """The gRPC target (``host:port`` or a gRPC name); the same as ``endpoint``."""
+        return self.endpoint
 
     def _reconnect_window(self, error: TfsError, deadline: float | None) -> float:
         """Seconds to wait for the channel to connect before a retry: only after UNAVAILABLE, and at most half of
@@ -128,7 +158,7 @@ class _GrpcBase(ClientCore):
         response_type = _wire.METHODS[method][2]
         try:
             return response_type.FromString(payload)
-        except Exception as exc:  # protobuf's DecodeError
+        except Exception as exc:  # noqa: BLE001  (protobuf's DecodeError, whichever implementation)
             raise ResponseDecodeError(
                 f"{method}: server answer is not a valid {response_type.DESCRIPTOR.name} ({len(payload)} bytes): {exc}"
             ) from None
@@ -137,6 +167,12 @@ class _GrpcBase(ClientCore):
         if method == "HandleReloadConfigRequest":
             return 1
         return self.retry.attempts_for(_IDEMPOTENT.get(method, False))
+
+    def _open_channel(self, grpc_module: Any) -> Any:
+        """A channel of ``grpc`` or ``grpc.aio`` to the endpoint, with the client's TLS and options."""
+        if self.tls is not None:
+            return grpc_module.secure_channel(self.endpoint, _credentials(self.tls), options=self._options)
+        return grpc_module.insecure_channel(self.endpoint, options=self._options)
 
     def _needs_signature(self, inputs: Any) -> bool:
         """The signature is needed to validate, to name a bare array, and to give plain lists the right dtype."""
@@ -152,10 +188,75 @@ class _GrpcBase(ClientCore):
         return coerce_plain_values(named, signature)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.target!r})"
+        return f"{type(self).__name__}({self.endpoint!r})"
+
+    # ------------------------------------------------------------------------------------------------ call plans
+    def _predict_plan(
+        self, inputs: Any, model: str, version: int | None, label: str | None, signature: str | None,
+        output_filter: Sequence[str] | None, timeout: Any,
+    ) -> Plan[dict[str, np.ndarray]]:
+        _wire.check_target(model, version, label)
+        spec = None
+        if self._needs_signature(inputs):
+            spec = yield from self._signature_plan(model, version, label, signature, self._signature_required(inputs))
+        named = self._prepare_inputs(inputs, spec)
+        request = _wire.predict_request_bytes(named, model, version, label, signature, output_filter)
+        return _wire.predict_result((yield Call("Predict", request, timeout=timeout)))
+
+    def _classify_plan(
+        self, examples: Sequence[Mapping[str, Any]], model: str, version: int | None, label: str | None,
+        signature: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Plan[ClassifyResult]:
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.ClassificationRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.classification_result((yield Call("Classify", request, timeout=timeout)).result)
+
+    def _regress_plan(
+        self, examples: Sequence[Mapping[str, Any]], model: str, version: int | None, label: str | None,
+        signature: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Plan[np.ndarray]:
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.RegressionRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
+        request.input.CopyFrom(build_input(examples, context))
+        return _wire.regression_result((yield Call("Regress", request, timeout=timeout)).result)
+
+    def _multi_inference_plan(
+        self, examples: Sequence[Mapping[str, Any]], model: str, tasks: Mapping[str, str], version: int | None,
+        label: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Plan[dict[str, ClassifyResult | np.ndarray]]:
+        request = _wire.multi_inference_request(build_input(examples, context), model, tasks, version, label)
+        return _wire.multi_inference_result((yield Call("MultiInference", request, timeout=timeout)), tasks)
+
+    def _metadata_call(self, model: str, version: int | None, label: str | None, timeout: Any) -> Call:
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        return Call("GetModelMetadata", request, timeout=timeout)
+
+    def _metadata_result(self, response: Any, model: str) -> ModelMetadata:
+        return _wire.metadata_result(response, model)
+
+    def _status_plan(
+        self, model: str, version: int | None, label: str | None, timeout: Any
+    ) -> Plan[list[ModelVersionStatus]]:
+        from clients._proto import serving_pb2
+
+        request = serving_pb2.GetModelStatusRequest()
+        _wire.fill_model_spec(request.model_spec, model, version, label)
+        return _wire.status_result((yield Call("GetModelStatus", request, timeout=timeout)))
+
+    def _reload_config_plan(self, config: Any, metric_names: Sequence[str], timeout: Any) -> Plan[dict[str, int]]:
+        request = _wire.reload_config_request(config, metric_names)
+        return _wire.reload_config_result((yield Call("HandleReloadConfigRequest", request, timeout=timeout)))
 
 
-class GrpcClient(SyncWaitMixin, _GrpcBase):
+class GrpcClient(SyncDriver, _GrpcBase):
     """Synchronous TF Serving client over gRPC. numpy in, ``dict[str, np.ndarray]`` out; no TensorFlow needed.
 
     ``reconnect``: the channel's reconnect backoff (default ``Reconnect()``: 0.1 s growing to at most 1 s, so the
@@ -167,7 +268,7 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         self,
         target: str,
         *,
-        timeout: Timeout = 30.0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -181,15 +282,13 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
             target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
             reconnect=reconnect, validate=validate, options=options,
         )
-        if channel is None:
-            if self.tls is not None:
-                channel = grpc.secure_channel(self.target, _credentials(self.tls), options=self._options)
-            else:
-                channel = grpc.insecure_channel(self.target, options=self._options)
-        self._channel = channel
-        self._stub = self._stubs(channel)
+        self._channel = channel if channel is not None else self._open_channel(grpc)
+        self._stub = self._stubs(self._channel)
 
-    # ------------------------------------------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------------------------------------------ I/O
+    def _send(self, call: Call) -> Any:
+        return self._call(call.method, call.request, call.timeout)
+
     def _call(self, method: str, request: Any, timeout: Any) -> Any:
         deadline = self._deadline(timeout)
         attempts = self._attempts(method)
@@ -213,21 +312,6 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         except grpc.FutureTimeoutError:
             pass
 
-    def _signature(
-        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
-    ) -> SignatureSpec | None:
-        """The cached signature; if only wanted for dtype coercion (not ``required``), failures give None and the
-        request goes out unchanged, so the server reports the problem."""
-        try:
-            metadata = self._metadata_cache.get(self._cache_key(model, version, label))
-            if metadata is None:
-                metadata = self.metadata(model, version=version, label=label)
-            return self._pick_signature(metadata, signature)
-        except TfsError:
-            if required:
-                raise
-            return None
-
     # ------------------------------------------------------------------------------------------------ the API
     def predict(
         self,
@@ -241,15 +325,7 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> dict[str, np.ndarray]:
         """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
-        _wire.check_target(model, version, label)
-        spec = (
-            self._signature(model, version, label, signature, self._signature_required(inputs))
-            if self._needs_signature(inputs)
-            else None
-        )
-        named = self._prepare_inputs(inputs, spec)
-        request = _wire.predict_request_bytes(named, model, version, label, signature, output_filter)
-        return _wire.predict_result(self._call("Predict", request, timeout))
+        return self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
 
     def classify(
         self,
@@ -263,12 +339,7 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> ClassifyResult:
         """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.ClassificationRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
-        request.input.CopyFrom(build_input(examples, context))
-        return _wire.classification_result(self._call("Classify", request, timeout).result)
+        return self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
 
     def regress(
         self,
@@ -282,12 +353,7 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> np.ndarray:
         """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.RegressionRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
-        request.input.CopyFrom(build_input(examples, context))
-        return _wire.regression_result(self._call("Regress", request, timeout).result)
+        return self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
 
     def multi_inference(
         self,
@@ -304,30 +370,19 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
 
         ``tasks`` maps signature name -> ``"classify"`` or ``"regress"``; the result is keyed by signature name.
         """
-        request = _wire.multi_inference_request(build_input(examples, context), model, tasks, version, label)
-        return _wire.multi_inference_result(self._call("MultiInference", request, timeout), tasks)
+        return self._run(self._multi_inference_plan(examples, model, tasks, version, label, context, timeout))
 
     def metadata(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> ModelMetadata:
         """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
-        _wire.fill_model_spec(request.model_spec, model, version, label)
-        result = _wire.metadata_result(self._call("GetModelMetadata", request, timeout), model)
-        self._metadata_cache[self._cache_key(model, version, label)] = result
-        return result
+        return self._run(self._metadata_plan(model, version, label, timeout))
 
     def status(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> list[ModelVersionStatus]:
         """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.GetModelStatusRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label)
-        return _wire.status_result(self._call("GetModelStatus", request, timeout))
+        return self._run(self._status_plan(model, version, label, timeout))
 
     def reload_config(
         self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
@@ -336,8 +391,7 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
 
         Blocks until newly added models are available, as TF Serving does. Returns requested metric increases.
         """
-        request = _wire.reload_config_request(config, metric_names)
-        return _wire.reload_config_result(self._call("HandleReloadConfigRequest", request, timeout))
+        return self._run(self._reload_config_plan(config, metric_names, timeout))
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -346,21 +400,21 @@ class GrpcClient(SyncWaitMixin, _GrpcBase):
         if close is not None:
             close()
 
-    def __enter__(self) -> GrpcClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
-class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
+class AsyncGrpcClient(AsyncDriver, _GrpcBase):
     """The same API as GrpcClient on ``grpc.aio``: every method is a coroutine."""
 
     def __init__(
         self,
         target: str,
         *,
-        timeout: Timeout = 30.0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -380,12 +434,13 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
     def _ensure_stub(self) -> dict[str, Any]:
         # grpc.aio channels bind to the running event loop, so the channel is opened on first use.
         if self._stub is None:
-            if self.tls is not None:
-                self._channel = grpc.aio.secure_channel(self.target, _credentials(self.tls), options=self._options)
-            else:
-                self._channel = grpc.aio.insecure_channel(self.target, options=self._options)
+            self._channel = self._open_channel(grpc.aio)
             self._stub = self._stubs(self._channel)
         return self._stub
+
+    # ------------------------------------------------------------------------------------------------ I/O
+    async def _send(self, call: Call) -> Any:
+        return await self._call(call.method, call.request, call.timeout)
 
     async def _call(self, method: str, request: Any, timeout: Any) -> Any:
         stub = self._ensure_stub()
@@ -398,7 +453,7 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
                 return self._parse(method, payload)
             except grpc.RpcError as exc:
                 error = map_rpc_error(exc)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 error = DeadlineExceededError(f"{method}: deadline exceeded", code="DEADLINE_EXCEEDED")
             await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
             await self._await_channel(self._reconnect_window(error, deadline))
@@ -411,22 +466,10 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
             return
         try:
             await asyncio.wait_for(ready(), timeout=window)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
-    async def _signature(
-        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
-    ) -> SignatureSpec | None:
-        try:
-            metadata = self._metadata_cache.get(self._cache_key(model, version, label))
-            if metadata is None:
-                metadata = await self.metadata(model, version=version, label=label)
-            return self._pick_signature(metadata, signature)
-        except TfsError:
-            if required:
-                raise
-            return None
-
+    # ------------------------------------------------------------------------------------------------ the API
     async def predict(
         self,
         inputs: Mapping[str, Any] | Any,
@@ -439,15 +482,7 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> dict[str, np.ndarray]:
         """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
-        _wire.check_target(model, version, label)
-        spec = (
-            await self._signature(model, version, label, signature, self._signature_required(inputs))
-            if self._needs_signature(inputs)
-            else None
-        )
-        named = self._prepare_inputs(inputs, spec)
-        request = _wire.predict_request_bytes(named, model, version, label, signature, output_filter)
-        return _wire.predict_result(await self._call("Predict", request, timeout))
+        return await self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
 
     async def classify(
         self,
@@ -461,12 +496,7 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> ClassifyResult:
         """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.ClassificationRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
-        request.input.CopyFrom(build_input(examples, context))
-        return _wire.classification_result((await self._call("Classify", request, timeout)).result)
+        return await self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
 
     async def regress(
         self,
@@ -480,12 +510,7 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
         timeout: Timeout = DEFAULT,
     ) -> np.ndarray:
         """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.RegressionRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label, signature)
-        request.input.CopyFrom(build_input(examples, context))
-        return _wire.regression_result((await self._call("Regress", request, timeout)).result)
+        return await self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
 
     async def multi_inference(
         self,
@@ -498,39 +523,34 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
         context: Mapping[str, Any] | None = None,
         timeout: Timeout = DEFAULT,
     ) -> dict[str, ClassifyResult | np.ndarray]:
-        """Several classify/regress signatures on the same examples in one call (gRPC only)."""
-        request = _wire.multi_inference_request(build_input(examples, context), model, tasks, version, label)
-        return _wire.multi_inference_result(await self._call("MultiInference", request, timeout), tasks)
+        """Run several classify/regress signatures on the same examples in one call (gRPC only).
+
+        ``tasks`` maps signature name -> ``"classify"`` or ``"regress"``; the result is keyed by signature name.
+        """
+        return await self._run(self._multi_inference_plan(examples, model, tasks, version, label, context, timeout))
 
     async def metadata(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> ModelMetadata:
         """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.GetModelMetadataRequest(metadata_field=["signature_def"])
-        _wire.fill_model_spec(request.model_spec, model, version, label)
-        result = _wire.metadata_result(await self._call("GetModelMetadata", request, timeout), model)
-        self._metadata_cache[self._cache_key(model, version, label)] = result
-        return result
+        return await self._run(self._metadata_plan(model, version, label, timeout))
 
     async def status(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> list[ModelVersionStatus]:
         """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        from clients._proto import serving_pb2
-
-        request = serving_pb2.GetModelStatusRequest()
-        _wire.fill_model_spec(request.model_spec, model, version, label)
-        return _wire.status_result(await self._call("GetModelStatus", request, timeout))
+        return await self._run(self._status_plan(model, version, label, timeout))
 
     async def reload_config(
         self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
     ) -> dict[str, int]:
-        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried)."""
-        request = _wire.reload_config_request(config, metric_names)
-        return _wire.reload_config_result(await self._call("HandleReloadConfigRequest", request, timeout))
+        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried).
 
+        Blocks until newly added models are available, as TF Serving does. Returns requested metric increases.
+        """
+        return await self._run(self._reload_config_plan(config, metric_names, timeout))
+
+    # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:
         """Close the channel (idempotent)."""
         if self._channel is not None:
@@ -538,7 +558,7 @@ class AsyncGrpcClient(AsyncWaitMixin, _GrpcBase):
             if asyncio.iscoroutine(result):
                 await result
 
-    async def __aenter__(self) -> AsyncGrpcClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

@@ -11,27 +11,42 @@ import asyncio
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any, Self
 from urllib.parse import quote
 
 import httpx
 import numpy as np
 
 from clients import _wire, json_codec
-from clients._base import DEFAULT, AsyncWaitMixin, ClientCore, SyncWaitMixin, Timeout, logger
+from clients._base import (
+    DEFAULT,
+    AsyncDriver,
+    Call,
+    ClientCore,
+    Plan,
+    SyncDriver,
+    Timeout,
+)
 from clients.errors import (
     DeadlineExceededError,
     TfsError,
     UnavailableError,
+    UnsupportedOperationError,
     ValidationError,
     from_http,
 )
-from clients.options import TLS, Keepalive, Retry
-from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec
+from clients.options import DEFAULT_TIMEOUT, TLS, Keepalive, Retry
+from clients.types import (
+    ClassifyResult,
+    ModelMetadata,
+    ModelVersionStatus,
+    SignatureSpec,
+)
 from clients.validation import name_inputs, validate_inputs
 
-__all__ = ["RestClient", "AsyncRestClient"]
+__all__ = ["AsyncRestClient", "RestClient"]
 
+GRPC_ONLY = ("multi_inference", "reload_config")
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
@@ -82,7 +97,7 @@ class _RestBase(ClientCore):
         max_connections: int,
     ) -> None:
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
-        self.base_url = _base_url(base_url, tls)
+        self.endpoint = _base_url(base_url, tls)
         self.row_format = row_format
         self._limits = httpx.Limits(
             max_connections=max_connections,
@@ -90,6 +105,11 @@ class _RestBase(ClientCore):
             keepalive_expiry=self.keepalive.idle,
         )
         self._verify: Any = tls.ssl_context() if tls is not None else True
+
+    @property
+    def base_url(self) -> str:
+        """The server's URL (``http[s]://host:port``); the same as ``endpoint``."""
+        return self.endpoint
 
     def _httpx_timeout(self, remaining: Timeout) -> httpx.Timeout:
         return httpx.Timeout(remaining)
@@ -101,10 +121,66 @@ class _RestBase(ClientCore):
         return json_codec.encode_predict_request(payload, signature=sig_name, row_format=self.row_format)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.base_url!r})"
+        return f"{type(self).__name__}({self.endpoint!r})"
+
+    # ------------------------------------------------------------------------------------------------ call plans
+    def _predict_plan(
+        self, inputs: Any, model: str, version: int | None, label: str | None, signature: str | None,
+        output_filter: Sequence[str] | None, timeout: Any,
+    ) -> Plan[dict[str, np.ndarray]]:
+        path = model_path(model, version, label) + ":predict"
+        spec = yield from self._signature_plan(model, version, label, signature, required=self.validate)
+        body = self._predict_body(inputs, spec, signature)
+        content = yield Call("POST", body, path, idempotent=False, timeout=timeout)
+        return json_codec.decode_predict_response(content, spec, output_filter)
+
+    def _examples_call(
+        self, verb: str, examples: Sequence[Mapping[str, Any]], model: str, version: int | None, label: str | None,
+        signature: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Call:
+        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
+        return Call("POST", body, model_path(model, version, label) + verb, idempotent=False, timeout=timeout)
+
+    def _classify_plan(
+        self, examples: Sequence[Mapping[str, Any]], model: str, version: int | None, label: str | None,
+        signature: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Plan[ClassifyResult]:
+        call = self._examples_call(":classify", examples, model, version, label, signature, context, timeout)
+        return json_codec.decode_classify_response((yield call))
+
+    def _regress_plan(
+        self, examples: Sequence[Mapping[str, Any]], model: str, version: int | None, label: str | None,
+        signature: str | None, context: Mapping[str, Any] | None, timeout: Any,
+    ) -> Plan[np.ndarray]:
+        call = self._examples_call(":regress", examples, model, version, label, signature, context, timeout)
+        return json_codec.decode_regress_response((yield call))
+
+    def _metadata_call(self, model: str, version: int | None, label: str | None, timeout: Any) -> Call:
+        return Call("GET", None, model_path(model, version, label) + "/metadata", idempotent=True, timeout=timeout)
+
+    def _metadata_result(self, response: Any, model: str) -> ModelMetadata:
+        return json_codec.decode_metadata(response, model)
+
+    def _status_plan(
+        self, model: str, version: int | None, label: str | None, timeout: Any
+    ) -> Plan[list[ModelVersionStatus]]:
+        content = yield Call("GET", None, model_path(model, version, label), idempotent=True, timeout=timeout)
+        return json_codec.decode_status(content)
+
+    if not TYPE_CHECKING:  # hidden from mypy, which then reports these calls on a REST client statically
+
+        def __getattr__(self, name: str) -> Any:
+            """``multi_inference`` / ``reload_config`` exist in TF Serving's gRPC API only: asking a REST client
+            for them raises UnsupportedOperationError (also an AttributeError, so ``hasattr`` stays False)."""
+            if name in GRPC_ONLY:
+                raise UnsupportedOperationError(
+                    f"{name}: TF Serving offers it over gRPC only, not REST; use GrpcClient/AsyncGrpcClient",
+                    code="UNIMPLEMENTED",
+                )
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-class RestClient(SyncWaitMixin, _RestBase):
+class RestClient(SyncDriver, _RestBase):
     """Synchronous TF Serving client over the REST API. numpy in, ``dict[str, np.ndarray]`` out.
 
     ``row_format=True`` sends ``instances`` instead of columnar ``inputs``. ``transport``: an httpx transport to
@@ -115,7 +191,7 @@ class RestClient(SyncWaitMixin, _RestBase):
         self,
         base_url: str,
         *,
-        timeout: Timeout = 30.0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -133,9 +209,12 @@ class RestClient(SyncWaitMixin, _RestBase):
             transport = httpx.HTTPTransport(
                 verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
             )
-        self._http = httpx.Client(base_url=self.base_url, headers=self.headers, transport=transport)
+        self._http = httpx.Client(base_url=self.endpoint, headers=self.headers, transport=transport)
 
-    # ------------------------------------------------------------------------------------------------ plumbing
+    # ------------------------------------------------------------------------------------------------ I/O
+    def _send(self, call: Call) -> bytes:
+        return self._request(call.method, call.path, call.request, call.timeout, call.idempotent)
+
     def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
         deadline = self._deadline(timeout)
         attempts = self.retry.attempts_for(idempotent)
@@ -155,25 +234,6 @@ class RestClient(SyncWaitMixin, _RestBase):
             time.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _signature_or_none(
-        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
-    ) -> SignatureSpec | None:
-        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
-        if metadata is None:
-            try:
-                metadata = self.metadata(model, version=version, label=label)
-            except TfsError as exc:
-                if required:
-                    raise
-                logger.debug("no signature for %s (%s); outputs keep JSON-inferred dtypes", model, exc)
-                return None
-        try:
-            return self._pick_signature(metadata, signature)
-        except ValidationError:
-            if required:
-                raise
-            return None
-
     # ------------------------------------------------------------------------------------------------ the API
     def predict(
         self,
@@ -189,11 +249,7 @@ class RestClient(SyncWaitMixin, _RestBase):
         """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
 
         ``output_filter`` is applied on the client (TF Serving's REST API has none)."""
-        path = model_path(model, version, label) + ":predict"
-        spec = self._signature_or_none(model, version, label, signature, required=self.validate)
-        body = self._predict_body(inputs, spec, signature)
-        content = self._request("POST", path, body, timeout, idempotent=False)
-        return json_codec.decode_predict_response(content, spec, output_filter)
+        return self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
 
     def classify(
         self,
@@ -207,9 +263,7 @@ class RestClient(SyncWaitMixin, _RestBase):
         timeout: Timeout = DEFAULT,
     ) -> ClassifyResult:
         """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
-        content = self._request("POST", model_path(model, version, label) + ":classify", body, timeout, False)
-        return json_codec.decode_classify_response(content)
+        return self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
 
     def regress(
         self,
@@ -223,32 +277,26 @@ class RestClient(SyncWaitMixin, _RestBase):
         timeout: Timeout = DEFAULT,
     ) -> np.ndarray:
         """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
-        content = self._request("POST", model_path(model, version, label) + ":regress", body, timeout, False)
-        return json_codec.decode_regress_response(content)
+        return self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
 
     def metadata(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> ModelMetadata:
         """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        content = self._request("GET", model_path(model, version, label) + "/metadata", None, timeout, True)
-        result = json_codec.decode_metadata(content, model)
-        self._metadata_cache[self._cache_key(model, version, label)] = result
-        return result
+        return self._run(self._metadata_plan(model, version, label, timeout))
 
     def status(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> list[ModelVersionStatus]:
         """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        content = self._request("GET", model_path(model, version, label), None, timeout, True)
-        return json_codec.decode_status(content)
+        return self._run(self._status_plan(model, version, label, timeout))
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Close the connection pool (idempotent)."""
         self._http.close()
 
-    def __enter__(self) -> RestClient:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
@@ -266,14 +314,14 @@ def _examples(examples: Any) -> Sequence[Mapping[str, Any]]:
     return examples
 
 
-class AsyncRestClient(AsyncWaitMixin, _RestBase):
+class AsyncRestClient(AsyncDriver, _RestBase):
     """The same API as RestClient on ``httpx.AsyncClient``: every method is a coroutine."""
 
     def __init__(
         self,
         base_url: str,
         *,
-        timeout: Timeout = 30.0,
+        timeout: Timeout = DEFAULT_TIMEOUT,
         retry: Retry | None = None,
         tls: TLS | None = None,
         headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
@@ -291,7 +339,11 @@ class AsyncRestClient(AsyncWaitMixin, _RestBase):
             transport = httpx.AsyncHTTPTransport(
                 verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
             )
-        self._http = httpx.AsyncClient(base_url=self.base_url, headers=self.headers, transport=transport)
+        self._http = httpx.AsyncClient(base_url=self.endpoint, headers=self.headers, transport=transport)
+
+    # ------------------------------------------------------------------------------------------------ I/O
+    async def _send(self, call: Call) -> bytes:
+        return await self._request(call.method, call.path, call.request, call.timeout, call.idempotent)
 
     async def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
         deadline = self._deadline(timeout)
@@ -312,25 +364,7 @@ class AsyncRestClient(AsyncWaitMixin, _RestBase):
             await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _signature_or_none(
-        self, model: str, version: int | None, label: str | None, signature: str | None, required: bool
-    ) -> SignatureSpec | None:
-        metadata = self._metadata_cache.get(self._cache_key(model, version, label))
-        if metadata is None:
-            try:
-                metadata = await self.metadata(model, version=version, label=label)
-            except TfsError as exc:
-                if required:
-                    raise
-                logger.debug("no signature for %s (%s); outputs keep JSON-inferred dtypes", model, exc)
-                return None
-        try:
-            return self._pick_signature(metadata, signature)
-        except ValidationError:
-            if required:
-                raise
-            return None
-
+    # ------------------------------------------------------------------------------------------------ the API
     async def predict(
         self,
         inputs: Mapping[str, Any] | Any,
@@ -342,12 +376,10 @@ class AsyncRestClient(AsyncWaitMixin, _RestBase):
         output_filter: Sequence[str] | None = None,
         timeout: Timeout = DEFAULT,
     ) -> dict[str, np.ndarray]:
-        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
-        path = model_path(model, version, label) + ":predict"
-        spec = await self._signature_or_none(model, version, label, signature, required=self.validate)
-        body = self._predict_body(inputs, spec, signature)
-        content = await self._request("POST", path, body, timeout, idempotent=False)
-        return json_codec.decode_predict_response(content, spec, output_filter)
+        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
+
+        ``output_filter`` is applied on the client (TF Serving's REST API has none)."""
+        return await self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
 
     async def classify(
         self,
@@ -361,9 +393,7 @@ class AsyncRestClient(AsyncWaitMixin, _RestBase):
         timeout: Timeout = DEFAULT,
     ) -> ClassifyResult:
         """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
-        path = model_path(model, version, label) + ":classify"
-        return json_codec.decode_classify_response(await self._request("POST", path, body, timeout, False))
+        return await self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
 
     async def regress(
         self,
@@ -377,31 +407,26 @@ class AsyncRestClient(AsyncWaitMixin, _RestBase):
         timeout: Timeout = DEFAULT,
     ) -> np.ndarray:
         """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        body = json_codec.encode_examples_request(_examples(examples), signature=signature, context=context)
-        path = model_path(model, version, label) + ":regress"
-        return json_codec.decode_regress_response(await self._request("POST", path, body, timeout, False))
+        return await self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
 
     async def metadata(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> ModelMetadata:
         """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        content = await self._request("GET", model_path(model, version, label) + "/metadata", None, timeout, True)
-        result = json_codec.decode_metadata(content, model)
-        self._metadata_cache[self._cache_key(model, version, label)] = result
-        return result
+        return await self._run(self._metadata_plan(model, version, label, timeout))
 
     async def status(
         self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
     ) -> list[ModelVersionStatus]:
         """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        content = await self._request("GET", model_path(model, version, label), None, timeout, True)
-        return json_codec.decode_status(content)
+        return await self._run(self._status_plan(model, version, label, timeout))
 
+    # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:
         """Close the connection pool (idempotent)."""
         await self._http.aclose()
 
-    async def __aenter__(self) -> AsyncRestClient:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:

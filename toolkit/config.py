@@ -28,6 +28,7 @@ from toolkit.deployment import (
 )
 from toolkit.protos import serving_config_pb2
 from toolkit.repository import host_model_dir, list_versions
+from toolkit.versions import VersionPolicy
 
 MODELS_CONFIG = "models.config"
 MONITORING_CONFIG = "monitoring.config"
@@ -54,15 +55,6 @@ def _model_server_config_pb2():  # type: ignore[no-untyped-def]
     return require("tensorflow_serving.config.model_server_config_pb2", purpose="writing models.config")
 
 
-def policy_versions(model: ModelSpec, on_disk: list[int]) -> list[int]:
-    """The versions TF Serving will load for ``model`` given the numbered folders on disk (its policy rules)."""
-    if model.policy == "all":
-        return sorted(on_disk)
-    if model.policy == "specific":
-        return sorted(set(model.versions) & set(on_disk))
-    return sorted(on_disk)[-max(model.num_versions, 1) :]
-
-
 def _check_base_path(model: ModelSpec) -> None:
     path = model.base_path
     if "://" in path:
@@ -83,7 +75,7 @@ def _check_labels(model: ModelSpec, on_disk: list[int] | None) -> None:
     if model.policy == "specific":
         loadable = set(model.versions)
     elif on_disk is not None:
-        loadable = set(policy_versions(model, on_disk))
+        loadable = set(VersionPolicy.of_spec(model).served(on_disk))
     else:
         return  # repository not visible here: the server checks at load time
     for label, version in sorted(model.labels.items()):
@@ -112,12 +104,7 @@ def build_model_server_config(spec: DeploymentSpec, models_dir: Path | None = No
         entry.name = model.name
         entry.base_path = model.base_path
         entry.model_platform = "tensorflow"
-        if model.policy == "all":
-            entry.model_version_policy.all.SetInParent()
-        elif model.policy == "specific":
-            entry.model_version_policy.specific.versions.extend(sorted(model.versions))
-        else:
-            entry.model_version_policy.latest.num_versions = model.num_versions
+        VersionPolicy.of_spec(model).fill_config(entry)
         for label, version in sorted(model.labels.items()):
             entry.version_labels[label] = version
     if not spec.models:
@@ -288,7 +275,6 @@ __all__ = [
     "build_monitoring_config",
     "generate_config",
     "localize_config",
-    "policy_versions",
     "read_model_server_config",
     "server_flags",
     "write_text_proto",

@@ -1,27 +1,25 @@
 """The model repository on disk: ``<root>/<name>/<version>/`` folders, named the way TF Serving recognises them.
 
-A child counts as a version when its name parses as an int64 the way ``absl::SimpleAtoi`` does (``1``,
-``00000123``, ``-5``); anything else (``1.0``, ``v1``, ``.staging-3``) is invisible to the server. Publishing
-relies on that: versions are staged under a hidden non-numeric name and renamed into place.
+Which names are versions is ``toolkit.versions.parse_version`` (TF Serving's rule); publishing relies on it:
+versions are staged under a hidden non-numeric name and renamed into place.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from toolkit.deployment import CONTAINER_MODELS_ROOT, SpecError, check_model_name
+from toolkit.versions import INT64_MAX, parse_version
 
-_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
-_SIMPLE_ATOI = re.compile(r"^\s*[+-]?\d+\s*$")
-
-
-def parse_version(name: str) -> int | None:
-    """The version number TF Serving reads from a folder name, or None if the server ignores it."""
-    if not _SIMPLE_ATOI.match(name):
-        return None
-    value = int(name)
-    return value if _INT64_MIN <= value <= _INT64_MAX else None
+__all__ = [
+    "check_version_number",
+    "host_model_dir",
+    "list_versions",
+    "model_dir",
+    "next_version",
+    "parse_version",
+    "version_dir",
+]
 
 
 def list_versions(model_dir: str | Path) -> list[int]:
@@ -68,8 +66,8 @@ def model_dir(repository: str | Path, name: str) -> Path:
 
 def check_version_number(version: int) -> int:
     """Versions must be positive int64 numbers (0 and negatives are legal for TF Serving but confusing)."""
-    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= _INT64_MAX:
-        raise ValueError(f"version: expected an integer in 1..{_INT64_MAX}, got {version!r}")
+    if isinstance(version, bool) or not isinstance(version, int) or not 1 <= version <= INT64_MAX:
+        raise ValueError(f"version: expected an integer in 1..{INT64_MAX}, got {version!r}")
     return version
 
 

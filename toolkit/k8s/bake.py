@@ -10,10 +10,10 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
-from toolkit.config import policy_versions
 from toolkit.deployment import CONTAINER_MODELS_ROOT, DeploymentSpec, SpecError
 from toolkit.k8s.spec import KubernetesSpec, default_baked_image, model_folder
 from toolkit.repository import list_versions
+from toolkit.versions import VersionPolicy
 
 DOCKERFILE = "Dockerfile"
 
@@ -29,7 +29,7 @@ def baked_versions(spec: DeploymentSpec, models_dir: Path) -> list[tuple[str, in
                 f"into the image, got {model.base_path!r}"
             )
         on_disk = list_versions(models_dir / folder)
-        versions = policy_versions(model, on_disk)
+        versions = VersionPolicy.of_spec(model).served(on_disk)
         if not versions:
             raise SpecError(
                 f"models ({model.name}): expected numbered version folders to bake under {models_dir / folder} "

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from toolkit.smoke.cli import check_options
+
 
 @click.group("k8s", invoke_without_command=True)
 @click.option("--deploy-dir", "deploy_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy"),
@@ -68,17 +70,7 @@ class _SetupError(click.ClickException):
               help="The kubectl to run.")
 @click.option("--rollout-timeout", type=click.IntRange(min=1), default=600, show_default=True,
               help="Seconds the rollout (or the InferenceService's Ready condition) may take.")
-@click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model (repeatable).")
-@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="Seconds to wait, once forwarded, for the server and the expected versions to be AVAILABLE.")
-@click.option("--p99-ms", type=click.FloatRange(min=0, min_open=True),
-              help="Fail when the p99 predict latency of a version exceeds this many milliseconds.")
-@click.option("--latency-requests", type=click.IntRange(min=1, max=10000), default=50, show_default=True,
-              help="Requests per version and protocol that measure the p99.")
-@click.option("--timeout", "call_timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Deadline of each request, in seconds.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report here.")
+@check_options
 @click.pass_context
 def k8s_smoke_command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None, kserve: bool, bake: bool,
                       cpu: bool, context: str | None, kubectl_path: str, rollout_timeout: int,

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from clients import errors as clients_errors
+
 
 class LaunchError(RuntimeError):
     """Starting, finding or stopping the server failed; the message is actionable."""
@@ -23,8 +27,15 @@ class ImageUnavailableError(LaunchError):
     """The image is neither present locally nor pullable."""
 
 
-class ModelLoadError(LaunchError):
-    """A configured model version ended in END (failed to load) or the server died while loading."""
+class ModelLoadError(LaunchError, clients_errors.ModelLoadError):
+    """A configured model version failed to load (``clients.readiness``) or the server died while loading: the
+    clients' ModelLoadError, and a LaunchError so the CLI prints it as one."""
+
+    def __init__(self, message: str, **codes: Any) -> None:
+        clients_errors.ModelLoadError.__init__(self, message, **codes)
+
+    def __str__(self) -> str:
+        return self.message  # already names the server's code; the CLI prints it as is
 
 
 class NotRunningError(LaunchError):

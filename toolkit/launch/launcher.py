@@ -12,8 +12,14 @@ from typing import Any, Literal
 
 from toolkit.config import SPEC_FILE, generate_config
 from toolkit.deployment import DeploymentSpec, load_spec
+from toolkit.launch.base import Runtime
 from toolkit.launch.container import Mount, container_name, container_spec
-from toolkit.launch.docker_runtime import DockerRuntime, PullProgress, docker_client, engine_reachable
+from toolkit.launch.docker_runtime import (
+    DockerRuntime,
+    PullProgress,
+    docker_client,
+    engine_reachable,
+)
 from toolkit.launch.embedded import EmbeddedRuntime
 from toolkit.launch.errors import EngineUnavailableError, LaunchError, NotRunningError
 from toolkit.launch.readiness import (
@@ -24,7 +30,12 @@ from toolkit.launch.readiness import (
     resolve_labels,
     wait_until_available,
 )
-from toolkit.launch.state import Endpoints, clear_endpoints, read_endpoints, write_endpoints
+from toolkit.launch.state import (
+    Endpoints,
+    clear_endpoints,
+    read_endpoints,
+    write_endpoints,
+)
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +115,7 @@ def up(
     kind = choose_runtime(options.runtime)
     if on_runtime is not None:
         on_runtime(kind)
-    runtime: DockerRuntime | EmbeddedRuntime
+    runtime: Runtime
     if kind == "docker":
         cspec = container_spec(
             spec,
@@ -115,8 +126,9 @@ def up(
             extra_mounts=options.mounts,
             environment=options.environment,
         )
-        runtime = DockerRuntime(docker_client(), cspec, pull_progress=pull_progress)
-        endpoints = runtime.start(pull=options.pull)
+        docker_runtime = DockerRuntime(docker_client(), cspec, pull_progress=pull_progress)
+        endpoints = docker_runtime.start(pull=options.pull)
+        runtime = docker_runtime
     else:
         if options.image or options.network or options.mounts or options.environment:
             raise LaunchError("--image, --network, --mount and --env apply to the Docker runtime only")
@@ -142,7 +154,7 @@ def up(
     return UpResult(endpoints, statuses, spec)
 
 
-def _runtime_for(endpoints: Endpoints, deploy: Path) -> DockerRuntime | EmbeddedRuntime | None:
+def _runtime_for(endpoints: Endpoints, deploy: Path) -> Runtime | None:
     if endpoints.runtime == "embedded":
         return EmbeddedRuntime(deploy)
     try:
@@ -151,7 +163,7 @@ def _runtime_for(endpoints: Endpoints, deploy: Path) -> DockerRuntime | Embedded
         return None
 
 
-def find_runtime(deploy_dir: Path) -> tuple[Endpoints | None, DockerRuntime | EmbeddedRuntime]:
+def find_runtime(deploy_dir: Path) -> tuple[Endpoints | None, Runtime]:
     """The runtime ``tfs up`` used for this folder (from endpoints.json, else whatever is found running)."""
     deploy = deploy_dir.resolve()
     try:

@@ -1,5 +1,6 @@
-"""The one readiness wait: poll each model's status until every expected version is ``AVAILABLE``; fail fast when
-one ends in ``END`` (a failed load carries the server's error) or when the server process/container dies.
+"""``tfs up``'s readiness wait: poll each model's status until every expected version is ``AVAILABLE``; fail fast
+when one failed to load or when the server process/container dies. What "ready" and "failed" mean (END with an
+error is a failed load, END with OK an unloaded version) is ``clients.readiness``, shared with the clients and smoke.
 
 Status comes from REST ``GET /v1/models/<name>`` (TF Serving's GetModelStatus as JSON), read by the REST client.
 """
@@ -12,11 +13,12 @@ from pathlib import Path
 
 from clients import RestClient
 from clients.errors import TfsError
+from clients.readiness import is_available, load_failures
 from clients.types import ModelVersionStatus
-from toolkit.config import policy_versions
 from toolkit.deployment import DeploymentSpec
 from toolkit.launch.errors import LaunchError, ModelLoadError
 from toolkit.repository import host_model_dir, list_versions
+from toolkit.versions import VersionPolicy
 
 VersionStatus = ModelVersionStatus
 """One entry of ``model_version_status``: version, state, error_code, error_message (the clients' own type)."""
@@ -46,7 +48,7 @@ def expected_versions(spec: DeploymentSpec, deploy_dir: str | Path) -> dict[str,
             expected[model.name] = None
             continue
         on_disk = list_versions(host_dir) if host_dir.is_dir() else []
-        versions = policy_versions(model, on_disk)
+        versions = VersionPolicy.of_spec(model).served(on_disk)
         if not versions:
             raise LaunchError(
                 f"model {model.name!r}: no version to serve under {host_dir} (policy {model.policy}, folders on "
@@ -58,20 +60,16 @@ def expected_versions(spec: DeploymentSpec, deploy_dir: str | Path) -> dict[str,
 
 
 def check_ready(statuses: dict[str, list[VersionStatus]], expected: dict[str, list[int] | None]) -> bool:
-    """True when every expected version is AVAILABLE; raises ModelLoadError when one has ended (END)."""
+    """True when every expected version is AVAILABLE; raises ModelLoadError when one failed to load."""
     ready = True
     for model, wanted in expected.items():
-        by_version = {s.version: s for s in statuses.get(model, [])}
-        targets = wanted if wanted is not None else list(by_version)
-        for version in targets:
-            status = by_version.get(version)
-            if status is not None and status.state == "END":
-                detail = f"{status.error_code}: {status.error_message}" if status.error_code != "OK" else "unloaded"
-                raise ModelLoadError(f"model {model!r} version {version} failed to load ({detail})")
-        if wanted is None:
-            ready &= any(s.state == "AVAILABLE" for s in by_version.values())
-        else:
-            ready &= all(by_version.get(v) is not None and by_version[v].state == "AVAILABLE" for v in wanted)
+        listed = statuses.get(model, [])
+        failures = load_failures(listed, wanted)
+        if failures:
+            failed = failures[0]
+            raise ModelLoadError(f"model {model!r} version {failed.version} failed to load "
+                                 f"({failed.error_code}: {failed.error_message})", code=failed.error_code)
+        ready &= is_available(listed, wanted)
     return ready
 
 
@@ -114,17 +112,14 @@ def wait_until_available(
 
 
 def resolve_labels(rest_url: str, model: str, labels: list[str], *, timeout: float = 5.0) -> dict[str, int | str]:
-    """Label -> version as the live server resolves it (``GET .../labels/<L>/metadata`` echoes the version)."""
-    import httpx
-
+    """Label -> version as the live server resolves it (``GET .../labels/<L>/metadata`` echoes the version), or
+    ``"error: <the server's message>"``."""
     resolved: dict[str, int | str] = {}
-    for label in labels:
-        try:
-            response = httpx.get(f"{rest_url.rstrip('/')}/v1/models/{model}/labels/{label}/metadata", timeout=timeout)
-            if response.status_code == 200:
-                resolved[label] = int(response.json()["model_spec"]["version"])
-            else:
-                resolved[label] = f"error: {response.json().get('error', response.text)}"
-        except (httpx.HTTPError, ValueError, KeyError, TypeError) as exc:
-            resolved[label] = f"error: {exc}"
+    with RestClient(rest_url, timeout=timeout) as client:
+        for label in labels:
+            try:
+                version = client.metadata(model, label=label).version
+                resolved[label] = version if version is not None else "error: the answer names no version"
+            except TfsError as exc:
+                resolved[label] = f"error: {exc.message}"
     return resolved

@@ -16,7 +16,7 @@ from tensorflow_serving.config import model_server_config_pb2
 
 from toolkit.protos import serving_config_pb2
 from toolkit.server.errors import Code, ServingError
-from toolkit.server.flags import simple_atoi
+from toolkit.versions import VersionPolicy, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -146,11 +146,6 @@ def validate_platforms(config: ModelServerConfig) -> None:
 
 
 # ----------------------------------------------------------------------------------------------- versions
-def parse_version(name: str) -> int | None:
-    """A child of base_path is a version iff absl::SimpleAtoi parses its name into an int64."""
-    return simple_atoi(name, 64)
-
-
 def discover_versions(model_name: str, base_path: str) -> dict[int, str]:
     """{version: path} of the numeric children of ``base_path`` (duplicates: last in string order wins).
 
@@ -187,25 +182,15 @@ def discover_versions(model_name: str, base_path: str) -> dict[int, str]:
 
 def aspired_versions(model: ModelConfig, found: dict[int, str]) -> dict[int, str]:
     """Apply the model's version policy (latest N / all / specific) to discovered versions."""
-    policy = model.model_version_policy
-    which = policy.WhichOneof("policy_choice")
-    if which == "all":
-        return dict(found)
-    if which == "specific":
-        wanted = list(policy.specific.versions)
-        if not wanted:
+    policy = VersionPolicy.of_config(model)
+    if policy.kind == "specific":
+        if not policy.versions:
             log.warning("Version policy of model %s lists no specific versions; serving none", model.name)
-        result = {}
-        for version in wanted:
-            if version in found:
-                result[version] = found[version]
-            else:
+        for version in policy.versions:
+            if version not in found:
                 log.warning("Version %d of servable %s not found under base path %s", version, model.name,
                             model.base_path)
-        return result
-    num = policy.latest.num_versions if which == "latest" else 1
-    num = max(num, 1)
-    return {v: found[v] for v in sorted(found, reverse=True)[:num]}
+    return {v: found[v] for v in policy.select(found)}
 
 
 # ----------------------------------------------------------------------------------------------- other files

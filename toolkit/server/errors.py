@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import enum
 
+from clients.errors import http_status as _http_status
+
 
 class Code(enum.IntEnum):
     """absl / gRPC status codes (the numbers are identical in both)."""
@@ -31,33 +33,10 @@ class Code(enum.IntEnum):
     UNAUTHENTICATED = 16
 
 
-_HTTP_STATUS = {
-    Code.OK: 200,
-    Code.CANCELLED: 499,
-    Code.UNKNOWN: 500,
-    Code.INVALID_ARGUMENT: 400,
-    Code.DEADLINE_EXCEEDED: 504,
-    Code.NOT_FOUND: 404,
-    Code.ALREADY_EXISTS: 409,
-    Code.PERMISSION_DENIED: 403,
-    Code.RESOURCE_EXHAUSTED: 429,
-    Code.FAILED_PRECONDITION: 400,
-    Code.ABORTED: 409,
-    Code.OUT_OF_RANGE: 400,
-    Code.UNIMPLEMENTED: 501,
-    Code.INTERNAL: 500,
-    Code.UNAVAILABLE: 503,
-    Code.DATA_LOSS: 500,
-    Code.UNAUTHENTICATED: 401,
-}
-
-
 def http_status(code: Code | int) -> int:
-    """HTTP status TF Serving's REST server uses for an absl status code (500 for anything unknown)."""
-    try:
-        return _HTTP_STATUS[Code(code)]
-    except ValueError:
-        return 500
+    """HTTP status TF Serving's REST server uses for an absl status code (500 for anything unknown); the table
+    is ``clients.errors.HTTP_STATUS``, shared with the clients' FakeServer."""
+    return _http_status(int(code))
 
 
 class ServingError(Exception):

@@ -11,11 +11,11 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-import re
 from dataclasses import dataclass, field
 from typing import Literal
 
 from toolkit.server import limits
+from toolkit.versions import simple_atoi
 
 log = logging.getLogger(__name__)
 
@@ -284,19 +284,7 @@ class ServerOptions:
         return [t for t in self.saved_model_tags.split(",") if t]
 
 
-_INT_RE = re.compile(r"^\s*[+-]?\d+\s*$")
 _BOOL_VALUES = {"true": True, "1": True, "false": False, "0": False}
-
-
-def simple_atoi(text: str, bits: int = 64) -> int | None:
-    """absl::SimpleAtoi: optional surrounding whitespace and sign, decimal digits only, within range."""
-    if not _INT_RE.match(text):
-        return None
-    value = int(text.strip())
-    limit = 2 ** (bits - 1)
-    if not -limit <= value < limit:
-        return None
-    return value
 
 
 def _convert(flag: Flag, raw: str) -> object:

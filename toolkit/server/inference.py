@@ -6,7 +6,6 @@ No model lookup here: the core resolves the servable first; warmup calls these d
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -399,7 +398,3 @@ def run_multi_inference(
             _regression_result(outputs[0], len(examples), result.regression_result)
         _set_model_spec(result.model_spec, task.model_spec.name, key, servable.version)
     return response
-
-
-def elapsed_micros(start: float) -> float:
-    return (time.perf_counter() - start) * 1e6

@@ -4,13 +4,37 @@ the table and writes the reports. Exit status: 0 all checks passed, 1 a check fa
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 if TYPE_CHECKING:
     from toolkit.smoke.report import Report
+
+
+def check_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """The options of the smoke checks and their reports, shared by ``tfs smoke`` and ``tfs k8s smoke``."""
+    options = [
+        click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model (repeatable)."),
+        click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=60.0, show_default=True,
+                     help="Seconds to wait for the server and the expected versions to become AVAILABLE."),
+        click.option("--p99-ms", type=click.FloatRange(min=0, min_open=True),
+                     help="Fail when the p99 predict latency of a version exceeds this many milliseconds."),
+        click.option("--latency-requests", type=click.IntRange(min=1, max=10000), default=50, show_default=True,
+                     help="Requests per version and protocol that measure the p99."),
+        click.option("--timeout", "call_timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
+                     show_default=True, help="Deadline of each request, in seconds."),
+        click.option("--junit", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a JUnit XML report here."),
+        click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Write a JSON report here."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
 
 
 @click.command("smoke")
@@ -22,17 +46,7 @@ if TYPE_CHECKING:
               help="models.config to check against [default: DEPLOY_DIR/models.config].")
 @click.option("--repository", type=click.Path(path_type=Path),
               help="Host folder of the exported models (signatures, test data) [default: DEPLOY_DIR/models].")
-@click.option("--model", "models", multiple=True, metavar="NAME", help="Only this model (repeatable).")
-@click.option("--wait", "wait_s", type=click.FloatRange(min=0), default=60.0, show_default=True,
-              help="Seconds to wait for the server and the expected versions to become AVAILABLE.")
-@click.option("--p99-ms", type=click.FloatRange(min=0, min_open=True),
-              help="Fail when the p99 predict latency of a version exceeds this many milliseconds.")
-@click.option("--latency-requests", type=click.IntRange(min=1, max=10000), default=50, show_default=True,
-              help="Requests per version and protocol that measure the p99.")
-@click.option("--timeout", "call_timeout_s", type=click.FloatRange(min=0, min_open=True), default=30.0,
-              show_default=True, help="Deadline of each request, in seconds.")
-@click.option("--junit", type=click.Path(dir_okay=False, path_type=Path), help="Write a JUnit XML report here.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write a JSON report here.")
+@check_options
 @click.pass_context
 def smoke_command(ctx: click.Context, grpc_target: str | None, rest_url: str | None, deploy_dir: Path,
                   config: Path | None, repository: Path | None, models: tuple[str, ...], wait_s: float,

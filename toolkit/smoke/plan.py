@@ -7,13 +7,14 @@ the repository is ``deploy/models``. ``toolkit.repository.host_model_dir`` maps 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.config import ConfigError, policy_versions, read_model_server_config
+from toolkit.config import ConfigError, read_model_server_config
 from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelSpec
 from toolkit.repository import host_model_dir, list_versions
+from toolkit.versions import VersionPolicy
 
 
 class PlanError(ValueError):
@@ -73,40 +74,34 @@ def resolve_targets(grpc: str | None, rest: str | None, deploy_dir: Path) -> Tar
     return Targets(endpoints.grpc or None, endpoints.rest or None, str(state_dir(deploy_dir) / ENDPOINTS_FILE))
 
 
-def _model_spec_from_config(entry) -> ModelSpec:  # type: ignore[no-untyped-def]
-    policy_kind = entry.model_version_policy.WhichOneof("policy_choice")
-    if policy_kind == "all":
-        return ModelSpec(entry.name, entry.base_path, "all", 1, (), dict(entry.version_labels))
-    if policy_kind == "specific":
-        versions = tuple(int(v) for v in entry.model_version_policy.specific.versions)
-        return ModelSpec(entry.name, entry.base_path, "specific", 1, versions, dict(entry.version_labels))
-    num = entry.model_version_policy.latest.num_versions if policy_kind == "latest" else 1
-    return ModelSpec(entry.name, entry.base_path, "latest", max(int(num), 1), (), dict(entry.version_labels))
-
-
 def plan_model(spec: ModelSpec, repository: Path) -> ModelPlan:
+    """The plan of a model of a deployment spec (``tfs k8s`` smoke checks one before a config file exists)."""
+    return _plan(spec.name, spec.base_path, VersionPolicy.of_spec(spec), spec.labels, repository)
+
+
+def _plan(name: str, base_path: str, policy: VersionPolicy, labels: Mapping[str, int], repository: Path) -> ModelPlan:
     """Apply the version policy to the folders on the host (as TF Serving would to the ones it sees)."""
-    host_dir = host_model_dir(spec.base_path, repository)
+    host_dir = host_model_dir(base_path, repository)
     versions: tuple[int, ...] | None = None
     if host_dir is not None and host_dir.is_dir():
-        versions = tuple(policy_versions(spec, list_versions(host_dir)))
+        versions = tuple(policy.served(list_versions(host_dir)))
     elif host_dir is not None:
         host_dir = None
-    return ModelPlan(spec.name, versions, {k: int(v) for k, v in spec.labels.items()}, host_dir, spec.policy)
+    return ModelPlan(name, versions, {k: int(v) for k, v in labels.items()}, host_dir, policy.kind)
 
 
 def load_plans(config: Path | None, models: Sequence[str], repository: Path, *,
                config_required: bool) -> list[ModelPlan]:
     """Plans for the models in ``config`` (restricted to ``models`` when given). Without a config, ``--model``
     names get TF Serving's default policy (latest 1) over ``<repository>/<name>``."""
-    specs: dict[str, ModelSpec] = {}
+    specs: dict[str, tuple[str, VersionPolicy, Mapping[str, int]]] = {}
     if config is not None and config.is_file():
         try:
             parsed = read_model_server_config(config)
         except ConfigError as exc:
             raise PlanError(str(exc)) from None
         for entry in parsed.model_config_list.config:
-            specs[entry.name] = _model_spec_from_config(entry)
+            specs[entry.name] = (entry.base_path, VersionPolicy.of_config(entry), dict(entry.version_labels))
         if not specs:
             raise PlanError(f"{config}: lists no models (expected a model_config_list with at least one config)")
     elif config is not None and config_required:
@@ -116,13 +111,13 @@ def load_plans(config: Path | None, models: Sequence[str], repository: Path, *,
                         "(or run `tfs config` to write deploy/models.config)")
 
     if not models:
-        return [plan_model(spec, repository) for spec in specs.values()]
+        return [_plan(name, *entry, repository) for name, entry in specs.items()]
     plans = []
     for name in dict.fromkeys(models):
         if specs:
             if name not in specs:
                 raise PlanError(f"--model {name}: not in {config}; expected one of {sorted(specs)}")
-            plans.append(plan_model(specs[name], repository))
+            plans.append(_plan(name, *specs[name], repository))
         else:
-            plans.append(plan_model(ModelSpec(name, f"{CONTAINER_MODELS_ROOT}/{name}"), repository))
+            plans.append(_plan(name, f"{CONTAINER_MODELS_ROOT}/{name}", VersionPolicy(), {}, repository))
     return plans

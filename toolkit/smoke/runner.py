@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -20,6 +20,10 @@ from toolkit.smoke import checks
 from toolkit.smoke.checks import Verdict
 from toolkit.smoke.plan import ModelPlan
 from toolkit.smoke.report import CheckResult, Report, Status
+
+if TYPE_CHECKING:
+    from clients.protocol import ServingClient
+    from clients.types import ModelVersionStatus
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +62,7 @@ def _error_text(exc: BaseException) -> str:
 class SmokeRunner:
     """Runs every check for a list of model plans against the given clients (keyed ``grpc`` / ``rest``)."""
 
-    def __init__(self, clients: Mapping[str, Any], options: SmokeOptions | None = None, *,
+    def __init__(self, clients: Mapping[str, ServingClient], options: SmokeOptions | None = None, *,
                  clock: Callable[[], float] = time.perf_counter,
                  on_result: Callable[[CheckResult], None] | None = None,
                  targets: Mapping[str, str] | None = None,
@@ -129,12 +133,11 @@ class SmokeRunner:
             except TfsError:
                 return Verdict.ok("the server answers")  # any answer (e.g. NOT_FOUND) proves it is up
             if time.monotonic() >= deadline:
-                target = getattr(client, "target", None) or getattr(client, "base_url", "?")
-                return Verdict.fail(f"an answer from {target} within {self.options.wait_s:g}s", last)
+                return Verdict.fail(f"an answer from {client.endpoint} within {self.options.wait_s:g}s", last)
             time.sleep(min(self.options.poll_interval_s, max(0.0, deadline - time.monotonic())))
 
     # ------------------------------------------------------------------------------------------------ per model
-    def _primary(self) -> tuple[str, Any]:
+    def _primary(self) -> tuple[str, ServingClient]:
         protocol = next(iter(self.clients))
         return protocol, self.clients[protocol]
 
@@ -142,8 +145,10 @@ class SmokeRunner:
         """Poll status until the plan's versions are AVAILABLE (or any, when unknown), one ended in error, or the
         deadline passes. Returns ({version: state}, {version: load error}, last error)."""
         from clients.errors import TfsError
+        from clients.readiness import is_available, load_failures
 
         _, client = self._primary()
+        statuses: list[ModelVersionStatus] = []
         states: dict[int, str] = {}
         errors: dict[int, str] = {}
         last_error: str | None = None
@@ -155,13 +160,7 @@ class SmokeRunner:
                 last_error = None
             except TfsError as exc:
                 last_error = _error_text(exc)
-            wanted = plan.versions
-            if wanted is None:
-                if any(s == "AVAILABLE" for s in states.values()):
-                    return states, errors, last_error
-            elif wanted and all(states.get(v) == "AVAILABLE" for v in wanted):
-                return states, errors, last_error
-            elif wanted and any(v in errors for v in wanted):
+            if statuses and (is_available(statuses, plan.versions) or load_failures(statuses, plan.versions)):
                 return states, errors, last_error
             if time.monotonic() >= deadline:
                 return states, errors, last_error
@@ -207,7 +206,7 @@ class SmokeRunner:
         from clients.errors import TfsError
 
         for protocol, client in self.clients.items():
-            def resolve(c: Any = client) -> Verdict:
+            def resolve(c: ServingClient = client) -> Verdict:
                 try:
                     answered = c.metadata(model, label=label, timeout=self.options.call_timeout_s).version
                 except TfsError as exc:
@@ -307,7 +306,7 @@ class SmokeRunner:
         return _Probe(synthesize_inputs(inputs_spec, batch=1), name, None, dict(sig.outputs), SYNTHETIC_RTOL,
                       SYNTHETIC_ATOL), None
 
-    def _outputs(self, client: Any, protocol: str, model: str, version: int, probe: _Probe,
+    def _outputs(self, client: ServingClient, protocol: str, model: str, version: int, probe: _Probe,
                  sink: dict[str, dict[str, np.ndarray]]) -> Verdict:
         from clients.errors import TfsError
 
@@ -322,7 +321,7 @@ class SmokeRunner:
             return checks.outputs_fit_signature(probe.outputs_spec, got, batch)
         return checks.outputs_match(probe.expected, got, rtol=probe.rtol, atol=probe.atol)
 
-    def _latency(self, client: Any, model: str, version: int, probe: _Probe) -> Verdict:
+    def _latency(self, client: ServingClient, model: str, version: int, probe: _Probe) -> Verdict:
         from clients.errors import TfsError
 
         samples: list[float] = []

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from toolkit.server.rest_testing import RawResponse, raw_request
+from tests.support.fake_core import RawResponse, raw_request
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

@@ -27,7 +27,7 @@ from tests.integration.server.grpc_helpers import (
     regress_request,
     rpc_error,
 )
-from toolkit.server.rest_testing import raw_request
+from tests.support.fake_core import raw_request
 
 VERSION = 123  # the version folder of TF Serving's test data
 

@@ -19,7 +19,7 @@ from tensorflow.core.framework import types_pb2
 from toolkit.server import rest_api, rest_numeric
 from toolkit.server.rest_api import RestApi
 from toolkit.server.rest_numeric import extract_blocks, parse_block
-from toolkit.server.rest_testing import FakeCore, FakeServable, signature
+from tests.support.fake_core import FakeCore, FakeServable, signature
 
 DT = types_pb2
 

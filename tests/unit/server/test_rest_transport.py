@@ -22,7 +22,7 @@ import pytest
 
 from toolkit.server import rest
 from toolkit.server.rest import TransportLimits, start_rest_server
-from toolkit.server.rest_testing import FLOAT, FakeCore, FakeServable, signature
+from tests.support.fake_core import FLOAT, FakeCore, FakeServable, signature
 
 PREDICT = b"POST /v1/models/half:predict HTTP/1.1\r\nHost: x\r\n"
 BODY = b'{"instances": [1.0, 2.0]}'  # 25 bytes

@@ -1,4 +1,4 @@
-"""An in-memory ``ServingCore`` for exercising the REST (or gRPC) front end without loading SavedModels.
+"""Test double (tests only): an in-memory ``ServingCore`` driving the REST/gRPC front end without SavedModels.
 
 It answers with official ``tensorflow_serving.apis`` messages and TF Serving's error codes and messages for
 model/version/label/signature resolution, and records every request it receives (``calls``), so front-end tests
