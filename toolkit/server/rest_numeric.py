@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,6 +35,9 @@ _RUN_MARKS = bytes(0 if byte in _RUN_BYTES else 1 for byte in range(256))
 # Deleted for the structure check, which keeps brackets and commas.
 _NUMBER_CHARS_AND_WS = b"0123456789+-.eE \t\n\r"
 _OPEN, _CLOSE, _COMMA = ord("["), ord("]"), ord(",")
+# Pieces are at most about _CHUNK_BYTES, so the parser's tape (kept for reuse) stays bounded (~16 bytes a number).
+_PARSER = simdjson.Parser()
+_PARSER_LOCK = threading.Lock()
 
 
 class NumericBlock:
@@ -125,23 +129,23 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
         count *= dim
     integers = text.find(b".", begin, size) < 0 and text.find(b"e", begin, size) < 0 and text.find(b"E", begin, size) < 0
     values = np.empty(count, dtype=np.int64 if integers else np.float64)
-    parser = simdjson.Parser()  # per block: a kept parser would keep its largest tape (~16 bytes a number) forever
     filled = depth = 0
-    try:
-        for (start, stop), piece in zip(bounds, structures, strict=True):
-            after = depth + piece.count(b"[") - piece.count(b"]")
-            if after < 0:
-                return None
-            array = parser.parse(b"[" * depth + text[start:stop] + b"]" * after)
-            chunk = np.frombuffer(array.as_buffer(of_type="i" if integers else "d"), dtype=values.dtype)
-            del array  # the parser can only be reused once its last document is released
-            if filled + chunk.size > count:
-                return None
-            values[filled : filled + chunk.size] = chunk
-            filled += chunk.size
-            depth = after
-    except (ValueError, RuntimeError):  # simdjson: invalid JSON, a number out of range (BIGINT_ERROR), ...
-        return None
+    with _PARSER_LOCK:  # one parser: parsing holds the GIL anyway, and it keeps only one (bounded) tape
+        try:
+            for (start, stop), piece in zip(bounds, structures, strict=True):
+                after = depth + piece.count(b"[") - piece.count(b"]")
+                if after < 0:
+                    return None
+                array = _PARSER.parse(b"[" * depth + text[start:stop] + b"]" * after)
+                chunk = np.frombuffer(array.as_buffer(of_type="i" if integers else "d"), dtype=values.dtype)
+                del array  # the parser can only be reused once its last document is released
+                if filled + chunk.size > count:
+                    return None
+                values[filled : filled + chunk.size] = chunk
+                filled += chunk.size
+                depth = after
+        except (ValueError, RuntimeError):  # simdjson: invalid JSON, a number out of range (BIGINT_ERROR), ...
+            return None
     if filled != count or depth != 0:
         return None
     return NumericBlock(shape, values, integers)
