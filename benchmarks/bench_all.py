@@ -24,10 +24,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds of each end-to-end comparison")
     args = parser.parse_args()
 
-    from toolkit.bench.runner import machine
-
     import bench_clients
     import bench_runtime
+
+    from toolkit.bench.runner import machine
 
     started = time.perf_counter()
     # Import costs first, in fresh interpreters, before this process loads TensorFlow.

@@ -17,9 +17,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import ROOT, Row, interleaved, print_rows, ratio_row  # noqa: E402
-
 import numpy as np  # noqa: E402
+from common import ROOT, Row, interleaved, print_rows, ratio_row  # noqa: E402
 
 SHAPES = {"1x10": (1, 10), "1x224x224x3": (1, 224, 224, 3), "8x224x224x3": (8, 224, 224, 3)}
 CALLS = {"1x10": 2000, "1x224x224x3": 40, "8x224x224x3": 5}

@@ -24,9 +24,8 @@ from pathlib import Path
 
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import Row, print_rows, ratio_row  # noqa: E402
-
 import numpy as np  # noqa: E402
+from common import Row, print_rows, ratio_row  # noqa: E402
 
 BATCHING = """\
 max_batch_size { value: 32 }
@@ -136,7 +135,6 @@ async def bare_loop_rps(target: str, request: bytes, concurrency: int, seconds: 
 def runtime_rows(s: Settings) -> list[Row]:
     from tests.support.live_server import start_tfs_serve
     from toolkit.bench.ceiling import trivial_servers
-    from toolkit.examples import planet
 
     rows: list[Row] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -173,8 +171,8 @@ def _overhead(plain, bare: dict, root: Path, s: Settings) -> list[Row]:  # type:
     rows = []
     for protocol in ("grpc", "rest"):
         for concurrency in (1, 8):
-            a, b = paired(lambda: measure(ours[protocol], protocol, "half", x, concurrency, s),
-                          lambda: measure(bare[protocol], protocol, "trivial", x, concurrency, s), s.rounds)
+            a, b = paired(lambda p=protocol, c=concurrency: measure(ours[p], p, "half", x, c, s),
+                          lambda p=protocol, c=concurrency: measure(bare[p], p, "trivial", x, c, s), s.rounds)
             floor = "bare grpcio" if protocol == "grpc" else "bare HTTP"
             if concurrency == 1:
                 rows.append(ratio_row("runtime", f"half {protocol} c=1 p50: tfs serve / {floor}", _key(a, "p50"),
@@ -197,10 +195,10 @@ def _planet_protocols(plain, s: Settings) -> list[Row]:  # type: ignore[no-untyp
     rows = []
     for images, limit in ((1, 2.0), (4, 3.0)):
         inputs = {"input_image": planet.sample_images(images)}
-        rest, grpc_ = paired(lambda: measure(plain.rest_url, "rest", "planet", inputs, 1, s),
-                             lambda: measure(plain.grpc_target, "grpc", "planet", inputs, 1, s), s.rounds)
+        rest, grpc_ = paired(lambda i=inputs: measure(plain.rest_url, "rest", "planet", i, 1, s),
+                             lambda i=inputs: measure(plain.grpc_target, "grpc", "planet", i, 1, s), s.rounds)
         rows.append(ratio_row("planet", f"{images} image(s) p50: REST / gRPC", _key(rest, "p50"), _key(grpc_, "p50"),
-                              "ms", invert=True, target=f"<= {limit:g}x", goal=lambda r, l=limit: r <= l))
+                              "ms", invert=True, target=f"<= {limit:g}x", goal=lambda r, bound=limit: r <= bound))
     return rows
 
 

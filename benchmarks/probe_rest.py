@@ -114,7 +114,6 @@ def main() -> None:
                       f"ratio {statistics.median(rest) / statistics.median(grpc):.1f}x")
             if not args.skip_memory:
                 pid = server.pid
-                n = 30 * (1 << 20) // 10  # ~30 MiB of columnar floats
                 columnar = b'{"inputs": [[[' + b",".join([b"[0.123,0.456,0.789]"] * 128) + b"]" + (
                     b",[" + b",".join([b"[0.123,0.456,0.789]"] * 128) + b"]") * 127 + b"]]}"
                 reps = max(1, (30 << 20) // len(columnar))

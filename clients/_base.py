@@ -203,7 +203,7 @@ class SyncDriver:
                 else:
                     call = plan.send(response)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     def wait_until_available(
         self: Any,
@@ -244,7 +244,7 @@ class AsyncDriver:
                 else:
                     call = plan.send(response)
         except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+            return done.value
 
     async def wait_until_available(
         self: Any,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -158,7 +158,7 @@ def encode_tensor(value: Any, what: str = "value", tensor: tensor_pb2.TensorProt
     array = as_array(value, what)
     dt = _datatype_for(array.dtype, what)
     proto = tensor_pb2.TensorProto() if tensor is None else tensor
-    proto.dtype = dt
+    proto.dtype = cast(tensor_pb2.DataType, dt)  # the enum's values are plain ints on the wire
     dims = proto.tensor_shape.dim
     for size in array.shape:
         dims.add().size = size
@@ -195,7 +195,7 @@ def encode_tensor_chunks(value: Any, what: str = "value") -> tuple[list[bytes | 
     if dt == DT.DT_STRING:
         data = encode_tensor(array, what).SerializeToString()
         return [data], len(data)
-    header_proto = tensor_pb2.TensorProto(dtype=dt)
+    header_proto = tensor_pb2.TensorProto(dtype=cast(tensor_pb2.DataType, dt))
     dims = header_proto.tensor_shape.dim
     for size in array.shape:
         dims.add().size = size
@@ -205,7 +205,7 @@ def encode_tensor_chunks(value: Any, what: str = "value") -> tuple[list[bytes | 
     if array.dtype.byteorder == ">":
         array = array.astype(array.dtype.newbyteorder("<"))
     array = np.ascontiguousarray(array)
-    content = memoryview(array).cast("B") if array.ndim else memoryview(array.reshape(1)).cast("B")
+    content = (array if array.ndim else array.reshape(1)).data.cast("B")
     prefix = _TENSOR_CONTENT_TAG + varint(array.nbytes)
     return [header, prefix, content], len(header) + len(prefix) + array.nbytes
 

@@ -206,6 +206,7 @@ _CLASS_FOR_CODE: dict[str, type[TfsError]] = {
 
 def from_status(code: str | int, message: str) -> TfsError:
     """Build the error for a gRPC / absl status (name like ``"NOT_FOUND"`` or number like 5)."""
+    number: int | None
     if isinstance(code, int):
         name = _CODE_NAMES.get(code, "UNKNOWN")
         number = code

@@ -7,7 +7,7 @@ float_list, ints and bools -> int64_list. A feature value may be a scalar, a lis
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 
@@ -48,8 +48,8 @@ def feature_values(name: str, value: Any) -> tuple[Kind, list]:
         bad = next(item for item in items if _kind_of(item) is None)
         raise ValidationError(f"feature {name!r}: expected bytes, str, int or float values, got {type(bad).__name__}")
     if len(kinds) > 1:
-        raise ValidationError(f"feature {name!r}: all values must be of one kind, got a mix of {sorted(kinds)}")
-    kind = kinds.pop()
+        raise ValidationError(f"feature {name!r}: all values must be of one kind, got a mix of {sorted(k for k in kinds if k)}")
+    kind = cast(Kind, kinds.pop())  # None was refused above
     if kind == "bytes":
         items = [item.encode("utf-8") if isinstance(item, str) else bytes(item) for item in items]
     elif kind == "int":
@@ -84,5 +84,5 @@ def build_input(
             raise ValidationError(f"examples[{index}]: expected a dict of features, got {type(features).__name__}")
         _fill_features(target.examples.add().features, features)
     if context:
-        _fill_features(target.context.features, context)
+        _fill_features(request_input.example_list_with_context.context.features, context)
     return request_input

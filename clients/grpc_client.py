@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any
 
 import grpc
 import numpy as np
@@ -54,6 +54,9 @@ from clients.validation import (
     name_inputs,
     validate_inputs,
 )
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python 3.11+; the clients support 3.10
 
 __all__ = ["AsyncGrpcClient", "GrpcClient", "map_rpc_error"]
 

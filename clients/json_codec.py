@@ -154,7 +154,7 @@ def _instances(inputs: Any, named: bool) -> Any:
         raise ValidationError(
             f"row format (instances) needs every input to share dim 0; got batch sizes {batch_sizes}"
         )
-    batch = sizes.pop()
+    batch = int(sizes.pop() or 0)  # one size, not None: checked above
     values = {name: _json_value(a, f"input {name!r}") for name, a in arrays.items()}
     return [{name: values[name][i] for name in values} for i in range(batch)]
 

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import time
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -43,6 +43,9 @@ from clients.types import (
     SignatureSpec,
 )
 from clients.validation import name_inputs, validate_inputs
+
+if TYPE_CHECKING:
+    from typing_extensions import Self  # typing.Self is Python 3.11+; the clients support 3.10
 
 __all__ = ["AsyncRestClient", "RestClient"]
 

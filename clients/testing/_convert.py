@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -42,7 +42,7 @@ def _json_features(document: Any) -> dict[str, list]:
     out = {}
     for name, value in document.items():
         values = value if isinstance(value, list) else [value]
-        converted = []
+        converted: list[bytes | float | int] = []
         for item in values:
             if _is_b64(item):
                 converted.append(base64.b64decode(item["b64"]))
@@ -109,7 +109,7 @@ def _fill_signature_def(target: serving_pb2.SignatureDef, spec: SignatureSpec) -
         for alias, tensor in specs.items():
             info = group[alias]
             info.name = tensor.tensor_name or f"{alias}:0"
-            info.dtype = tensor_pb2.DataType.Value(tensor.dtype_name)
+            info.dtype = cast(tensor_pb2.DataType, tensor_pb2.DataType.Value(tensor.dtype_name))
             if tensor.shape is None:
                 info.tensor_shape.unknown_rank = True
             else:

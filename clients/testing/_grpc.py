@@ -48,7 +48,7 @@ def handle_grpc(server: FakeServer, path: str, payload: bytes, metadata: Any) ->
         call.inputs = {k: decode_tensor(v) for k, v in request.inputs.items()}
         server._record(call)
         served, outputs = server._predict(call, list(request.output_filter))
-        response = serving_pb2.PredictResponse()
+        response: Any = serving_pb2.PredictResponse()  # one of the five response messages, by method
         for name, value in outputs.items():
             encode_tensor(value, name, response.outputs[name])
         _echo_spec(response.model_spec, call, served)

@@ -68,7 +68,7 @@ def _route(server: FakeServer, request: httpx.Request, path: str) -> bytes:
         server._record(call)
         _, result = server._examples(call, CLASSIFY if verb == "classify" else REGRESS)
         if verb == "classify":
-            return json.dumps({"results": [[[l, float(s)] for l, s in ex] for ex in result]}).encode()
+            return json.dumps({"results": [[[label, float(s)] for label, s in ex] for ex in result]}).encode()
         return json.dumps({"results": [float(v) for v in result]}, allow_nan=True).encode()
     if request.method == "GET":
         match = _GET.fullmatch(path)

@@ -8,8 +8,9 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 from tests.support.live_server import REPO_ROOT
 

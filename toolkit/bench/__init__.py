@@ -10,7 +10,7 @@ request count, repeated until throughput, p50 and p99 of the last three windows 
 
 from __future__ import annotations
 
-from toolkit.bench.options import BenchOptions, BadOption, Level
+from toolkit.bench.options import BadOption, BenchOptions, Level
 from toolkit.bench.report import BenchReport, LevelResult
 from toolkit.bench.runner import run_bench
 

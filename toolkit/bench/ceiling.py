@@ -40,7 +40,7 @@ def trivial_servers() -> Iterator[dict[str, str]]:
 
 def ceiling_level(options: BenchOptions) -> Level:
     """The most load the run asks for: its highest concurrency (rate mode: 64 in flight)."""
-    concurrencies = [int(l.value) for l in options.levels if l.mode == "concurrency"]
+    concurrencies = [int(level.value) for level in options.levels if level.mode == "concurrency"]
     return Level("concurrency", max(concurrencies) if concurrencies else 64)
 
 

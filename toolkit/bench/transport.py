@@ -11,7 +11,6 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -68,14 +67,12 @@ class GrpcRequester(Requester):
     """gRPC Predict over one ``AsyncGrpcClient`` channel (HTTP/2 multiplexes the in-flight calls)."""
 
     async def open(self) -> None:
-        from clients import AsyncGrpcClient
-        from clients._proto import serving_pb2
-        from clients.options import NO_RETRY
-
         import grpc
 
-        from clients import _wire
+        from clients import AsyncGrpcClient, _wire
+        from clients._proto import serving_pb2
         from clients.grpc_client import map_rpc_error
+        from clients.options import NO_RETRY
 
         self._client = AsyncGrpcClient(self.target.endpoint, timeout=self.target.timeout_s, retry=NO_RETRY)
         self._stub = self._client._ensure_stub()["Predict"]

@@ -6,9 +6,10 @@ Both are turned into a SavedModel with a ``serving_default`` predict signature w
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from toolkit._extras import require
 from toolkit.export.errors import ExportError

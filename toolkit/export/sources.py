@@ -8,8 +8,9 @@ the output layers (``weather``, ``ground``), not Keras 3's ``output_0``; an opti
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -20,7 +21,7 @@ class TensorSpec:
     shape: tuple[int | None, ...] | None = None
 
     @classmethod
-    def coerce(cls, raw: "TensorSpec | Mapping[str, Any]") -> "TensorSpec":
+    def coerce(cls, raw: TensorSpec | Mapping[str, Any]) -> TensorSpec:
         """Accept a TensorSpec or a dict ``{"name", "dtype", "shape"}`` (dtype as numpy/TF name)."""
         if isinstance(raw, TensorSpec):
             return raw

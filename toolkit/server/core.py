@@ -23,9 +23,9 @@ from tensorflow_serving.apis import (
 )
 
 from toolkit.server import inference
-from toolkit.server.limits import RequestLimits
 from toolkit.server.core_api import Entrypoint
 from toolkit.server.errors import Code, ServingError
+from toolkit.server.limits import RequestLimits
 from toolkit.server.manager import ModelManager
 from toolkit.server.metrics import Counter, ServerMetrics
 
@@ -65,13 +65,13 @@ class ServingCoreImpl:
         metrics: ServerMetrics,
         options: inference.InferenceOptions,
         runner: inference.Runner = inference.direct_runner,
-        limits: RequestLimits = RequestLimits(),
+        limits: RequestLimits | None = None,
     ) -> None:
         self.manager = manager
         self.metrics = metrics
         self.options = options
         self.runner = runner
-        self.limits = limits
+        self.limits = limits if limits is not None else RequestLimits()
 
     # ------------------------------------------------------------------------------------------ helpers
     @contextmanager

@@ -210,7 +210,9 @@ def start_grpc_server(core: ServingCoreImpl, settings: GrpcSettings) -> grpc.Ser
                 else server.add_insecure_port(address)
             )
         except RuntimeError as exc:
-            raise PortInUseError(f"Failed to bind gRPC to {address}: address already in use or not available ({exc})")
+            raise PortInUseError(
+                f"Failed to bind gRPC to {address}: address already in use or not available ({exc})"
+            ) from None
         if not bound:
             raise PortInUseError(f"Failed to bind gRPC to {address}: address already in use or not available")
     server.start()

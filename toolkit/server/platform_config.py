@@ -111,7 +111,7 @@ def read_platform_config(path: str) -> SessionBundleConfig:
 
 
 def _check_fields(bundle: SessionBundleConfig) -> None:
-    for descriptor, value in bundle.ListFields():
+    for descriptor, _value in bundle.ListFields():
         name = descriptor.name
         if name in _REFUSED_FIELDS:
             raise PlatformConfigError(

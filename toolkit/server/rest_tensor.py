@@ -19,7 +19,6 @@ import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from toolkit.server.errors import Code, ServingError
-from toolkit.server.rest_numeric import NumericBlock
 from toolkit.server.rest_json import (
     debug_json,
     format_floats,
@@ -30,6 +29,7 @@ from toolkit.server.rest_json import (
     string_token,
     to_bytes,
 )
+from toolkit.server.rest_numeric import NumericBlock
 
 DT = types_pb2
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1

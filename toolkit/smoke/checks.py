@@ -18,7 +18,6 @@ from toolkit.savedmodel import INIT_OP_SIGNATURE, dtype_from_enum_name
 from toolkit.smoke.report import Status
 
 
-
 @dataclass(frozen=True)
 class Verdict:
     """The outcome of one check before the runner adds model, version and timing."""

@@ -53,7 +53,7 @@ def test_sweep_report_structure_counts_json_csv_and_plot(tfs_server, kept: Path,
     assert "test data kept in" in report["inputs_source"]
     assert report["machine"]["cpus"] >= 1 and report["exit_code"] == 0
     levels = report["levels"]
-    assert [(l["protocol"], l["level"]) for l in levels] == [("grpc", 1), ("grpc", 3), ("rest", 1), ("rest", 3)]
+    assert [(lv["protocol"], lv["level"]) for lv in levels] == [("grpc", 1), ("grpc", 3), ("rest", 1), ("rest", 3)]
     for level in levels:
         assert level["status"] == "stable" and level["errors"] == {}
         assert level["requests"] == level["ok"] > 0

@@ -83,8 +83,8 @@ def test_gate_extra_runs_smoke_bench_and_status_without_tensorflow(gate_python: 
     assert bench.returncode == 0, bench.stdout + bench.stderr
     report = json.loads((tmp_path / "bench.json").read_text())
     assert "test data kept in" in report["inputs_source"]
-    assert [l["protocol"] for l in report["levels"]] == ["grpc", "rest"]
-    assert all(l["requests"] == l["ok"] > 0 for l in report["levels"])
+    assert [lv["protocol"] for lv in report["levels"]] == ["grpc", "rest"]
+    assert all(lv["requests"] == lv["ok"] > 0 for lv in report["levels"])
     assert (tmp_path / "bench.png").read_bytes()[:4] == b"\x89PNG"
 
     status = _tfs(gate_python, "status", cwd=tmp_path)

@@ -9,10 +9,10 @@ import os
 import shutil
 import subprocess
 import sys
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 REPO = Path(__file__).resolve().parents[3]
 PROTOBUF_FLOOR = "protobuf==6.31.1"
@@ -74,7 +74,7 @@ def test_fresh_venv_without_tensorflow_predicts(tfs_server, tmp_path: Path) -> N
     _run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(source)], env=env)
 
     result = _run([str(python), "-c", SCRIPT, tfs_server.grpc_target, tfs_server.rest_url], env=env, cwd=tmp_path)
-    line = next(l for l in result.stdout.splitlines() if l.startswith("RESULT "))
+    line = next(row for row in result.stdout.splitlines() if row.startswith("RESULT "))
     out = json.loads(line[len("RESULT "):])
     assert out["protobuf"] == PROTOBUF_FLOOR.split("==")[1]
     assert out["grpc"] == [2.5, 3.0, 4.5]

@@ -4,7 +4,6 @@ the shared half_plus_two model. Skipped, with the reason, only where docker.io c
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 

@@ -43,7 +43,7 @@ def standin_override(path: Path, image: str, command: list[str] | None) -> Path:
     lines += [f"      {q(k)}: {q(v)}" for k, v in standin_environment("127.0.0.1").items()]
     lines.append("    volumes:")
     for src, dst in standin_mounts():
-        lines += [f"      - type: bind", f"        source: {q(src)}", f"        target: {q(dst)}", "        read_only: true"]
+        lines += ["      - type: bind", f"        source: {q(src)}", f"        target: {q(dst)}", "        read_only: true"]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -56,11 +56,10 @@ name = "grow"
 
 def build_deployment(deploy: Path, *, work: Path | None = None) -> Path:
     """Export every model into ``deploy/models`` and write the config files; returns ``deploy``."""
+    from tests.support import models
     from toolkit.config import generate_config, localize_config
     from toolkit.examples import planet
     from toolkit.export import export_model
-
-    from tests.support import models
 
     deploy = Path(deploy)
     repo = deploy / "models"

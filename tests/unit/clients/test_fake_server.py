@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from clients import (
+    DeadlineExceededError,
     FailedPreconditionError,
     InvalidInputError,
     ModelLoadError,
     ModelNotFoundError,
     Retry,
     UnavailableError,
-    DeadlineExceededError,
 )
 from clients.testing import FakeServer
 

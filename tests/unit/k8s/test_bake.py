@@ -32,7 +32,9 @@ def test_cpu_bake_uses_the_cpu_image_and_tag_follows_versions(models_dir: Path) 
     assert instructions(first["Dockerfile"])[0] == ["FROM", "tensorflow/serving:2.20.0"]
     (models_dir / "planet" / "4").mkdir()
     second = render_objects(spec, models_dir, RenderOptions(bake=True))
-    image = lambda o: o["plain/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]["image"]
+    def image(objects: dict) -> str:
+        return objects["plain/deployment.yaml"]["spec"]["template"]["spec"]["containers"][0]["image"]
+
     assert image(first) != image(second)
     assert ["COPY", "models/planet/4", "/models/planet/4"] in instructions(second["Dockerfile"])
 

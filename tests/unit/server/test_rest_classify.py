@@ -15,8 +15,8 @@ import pytest
 from tensorflow.core.example import example_pb2
 from tensorflow_serving.apis import classification_pb2, input_pb2, regression_pb2
 
-from toolkit.server.rest import start_rest_server
 from tests.support.fake_core import FLOAT, STRING, FakeCore, FakeServable, RawResponse, raw_request, signature
+from toolkit.server.rest import start_rest_server
 
 
 def _examples(request_input: input_pb2.Input) -> list[example_pb2.Example]:

@@ -16,10 +16,10 @@ import numpy as np
 import pytest
 from tensorflow.core.framework import types_pb2
 
+from tests.support.fake_core import FakeCore, FakeServable, signature
 from toolkit.server import rest_api, rest_numeric
 from toolkit.server.rest_api import RestApi
 from toolkit.server.rest_numeric import extract_blocks, parse_block
-from tests.support.fake_core import FakeCore, FakeServable, signature
 
 DT = types_pb2
 

@@ -16,8 +16,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from toolkit.server.rest import start_rest_server
 from tests.support.fake_core import FLOAT, INT64, STRING, FakeCore, FakeServable, RawResponse, raw_request, signature
+from toolkit.server.rest import start_rest_server
 
 DT = types_pb2
 ECHO_DTYPES = {

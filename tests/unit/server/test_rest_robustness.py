@@ -16,8 +16,8 @@ import pytest
 from tensorflow.core.framework import types_pb2
 from tensorflow_serving.apis import classification_pb2, regression_pb2
 
-from toolkit.server.rest import start_rest_server
 from tests.support.fake_core import FLOAT, STRING, FakeCore, FakeServable, raw_request, signature
+from toolkit.server.rest import start_rest_server
 
 DT = types_pb2
 DTYPES = [DT.DT_FLOAT, DT.DT_DOUBLE, DT.DT_INT32, DT.DT_INT8, DT.DT_UINT8, DT.DT_INT64, DT.DT_UINT32,

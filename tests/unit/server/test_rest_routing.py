@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 from tensorflow_serving.apis.get_model_status_pb2 import ModelVersionStatus
 
+from tests.support.fake_core import FLOAT, FakeCore, FakeServable, raw_request, signature
 from toolkit.server import rest
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.rest import RestPortInUseError, start_rest_server
-from tests.support.fake_core import FLOAT, FakeCore, FakeServable, raw_request, signature
 
 ODD_NAME = "modelname!#$%&'()*+,/:;=?@[]"
 ODD_NAME_URL = "modelname%21%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3D%3F%40%5B%5D"

@@ -20,9 +20,9 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.support.fake_core import FLOAT, FakeCore, FakeServable, signature
 from toolkit.server import rest
 from toolkit.server.rest import TransportLimits, start_rest_server
-from tests.support.fake_core import FLOAT, FakeCore, FakeServable, signature
 
 PREDICT = b"POST /v1/models/half:predict HTTP/1.1\r\nHost: x\r\n"
 BODY = b'{"instances": [1.0, 2.0]}'  # 25 bytes

@@ -13,7 +13,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from tests.support.models import build_half_plus_two_tf1  # noqa: E402
-from tests.unit.toolkit.test_export import X, Affine  # noqa: E402
+from tests.unit.toolkit.test_export import Affine, X  # noqa: E402
 from toolkit.cli import main  # noqa: E402
 from toolkit.export import Checkpoint, ExportError, export_model  # noqa: E402
 from toolkit.export.freeze import VARIABLE_OPS, freeze_and_export  # noqa: E402
