@@ -40,8 +40,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=60)
     parser.add_argument("--baseline", default="HEAD~1")
     args = parser.parse_args()
-    from toolkit.server import rest
     from toolkit.server.rest_testing import FakeCore
+
+    from toolkit.server import rest
 
     core = FakeCore(models={})
     with tempfile.TemporaryDirectory() as tmp:

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
-from toolkit.server import gc_freeze
-from toolkit.server import limits
+from toolkit.server import gc_freeze, limits
 from toolkit.server.errors import ServingError
 
 log = logging.getLogger("toolkit.server")
