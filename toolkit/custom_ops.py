@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from toolkit.savedmodel import SAVED_MODEL_PB, read_saved_model
+from toolkit.savedmodel import read_graph_defs
 
 PYTHON_ONLY_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
 SERVING_BUNDLED_PACKAGES = ("tensorflow_text", "tensorflow_decision_forests")  # linked into tensorflow_model_server
@@ -100,17 +100,6 @@ def stock_registry() -> tuple[frozenset[str], tuple[str, ...]]:
     return frozenset(data["ops"]), tuple(data["bundled"])
 
 
-def _graphs(path: str | Path) -> list[Any]:
-    """The GraphDefs of every MetaGraph, parsed with TensorFlow's own SavedModel proto (the project's light subset
-    in ``toolkit.savedmodel`` skips graphs)."""
-    from tensorflow.core.protobuf import saved_model_pb2
-
-    read_saved_model(path)  # the one place that says clearly why a folder is not a SavedModel
-    model = saved_model_pb2.SavedModel()
-    model.ParseFromString((Path(path) / SAVED_MODEL_PB).read_bytes())
-    return [meta_graph.graph_def for meta_graph in model.meta_graphs]
-
-
 def _ops_by_location(graphs: list[Any]) -> dict[str, set[str]]:
     used: dict[str, set[str]] = {}
     for graph in graphs:
@@ -124,12 +113,12 @@ def _ops_by_location(graphs: list[Any]) -> dict[str, set[str]]:
 
 def ops_by_location(path: str | Path) -> dict[str, set[str]]:
     """{op name: {"graph", "function <name>", ...}} over every MetaGraph and function library of a SavedModel."""
-    return _ops_by_location(_graphs(path))
+    return _ops_by_location(read_graph_defs(path))
 
 
 def find_custom_ops(path: str | Path) -> list[CustomOp]:
     """Ops of the SavedModel at ``path`` that stock TF Serving lacks or cannot run, sorted by name."""
-    graphs = _graphs(path)
+    graphs = read_graph_defs(path)
     used = _ops_by_location(graphs)
     functions = {f.signature.name for graph in graphs for f in graph.library.function}
     stock, _bundled = stock_registry()

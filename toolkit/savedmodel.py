@@ -108,6 +108,17 @@ def read_saved_model(path: str | Path) -> Any:
     return model
 
 
+def read_graph_defs(path: str | Path) -> list[Any]:
+    """The GraphDef of every MetaGraph (function library included), parsed with TensorFlow's own SavedModel proto:
+    the light subset ``read_saved_model`` uses skips graphs. Needs TensorFlow."""
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    read_saved_model(path)  # the one place that says clearly why a folder is not a SavedModel
+    model = saved_model_pb2.SavedModel()
+    model.ParseFromString((Path(path) / SAVED_MODEL_PB).read_bytes())
+    return [meta_graph.graph_def for meta_graph in model.meta_graphs]
+
+
 def read_signatures(path: str | Path, tags: str = "serve", *, include_init_op: bool = False) -> dict[str, Signature]:
     """Signatures of the MetaGraph tagged ``tags`` (comma separated), keyed by signature name."""
     model = read_saved_model(path)

@@ -18,11 +18,11 @@ from toolkit.cli import main  # noqa: E402
 from toolkit.export import Checkpoint, ExportError, export_model  # noqa: E402
 from toolkit.export.freeze import VARIABLE_OPS, freeze_and_export  # noqa: E402
 from toolkit.export.testdata import load_test_data  # noqa: E402
-from toolkit.savedmodel import read_saved_model, read_signatures  # noqa: E402
+from toolkit.savedmodel import read_graph_defs, read_signatures  # noqa: E402
 
 
 def graph_ops(version_dir: Path) -> set[str]:
-    graph = read_saved_model(version_dir).meta_graphs[0].graph_def
+    graph = read_graph_defs(version_dir)[0]
     ops = {n.op for n in graph.node}
     for function in graph.library.function:
         ops |= {n.op for n in function.node_def}

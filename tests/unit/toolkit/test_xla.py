@@ -15,11 +15,11 @@ import tensorflow as tf  # noqa: E402
 from tests.unit.toolkit.test_export import X, export_affine  # noqa: E402
 from toolkit.cli import main  # noqa: E402
 from toolkit.export import ExportError, export_model  # noqa: E402
-from toolkit.savedmodel import read_saved_model  # noqa: E402
+from toolkit.savedmodel import read_graph_defs  # noqa: E402
 
 
 def must_compile_functions(version_dir: Path) -> list[str]:
-    library = read_saved_model(version_dir).meta_graphs[0].graph_def.library
+    library = read_graph_defs(version_dir)[0].library
     return [f.signature.name for f in library.function if f.attr["_XlaMustCompile"].b]
 
 
