@@ -236,15 +236,33 @@ def _candidate_in(data: bytes | bytearray, run_start: int, run_end: int) -> Iter
             yield start, run_end
 
 
+def _single_block(data: bytes | bytearray) -> tuple[tuple[int, int], NumericBlock] | None:
+    """The usual predict body holds one big array: the span from its first ``[`` to its last ``]``, tried before
+    the candidate scan (which costs a translation of the whole body). No quote inside the span (cheap to check:
+    two arrays have a key between them) and ``parse_block`` proves it a rectangular numeric array of run bytes
+    only, which is then exactly the block the candidate scan would find; None: the scan decides."""
+    start = data.find(b"[")
+    stop = data.rfind(b"]") + 1
+    if start < 0 or stop - start < MIN_BLOCK_BYTES or data.find(b'"', start, stop) >= 0:
+        return None
+    block = _parse_or_none(data, start, stop)
+    return None if block is None else ((start, stop), block)
+
+
 def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[str, NumericBlock]]:
     """The body with every large numeric array replaced by a unique placeholder string, and the blocks by
     placeholder. No block: the body itself (not a copy) and an empty dict."""
     data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
     if len(data) < MIN_BLOCK_BYTES:
         return data, {}  # type: ignore[return-value]
+    nonce = secrets.token_hex(8)
+    single = _single_block(data)
+    if single is not None:
+        (start, stop), block = single
+        key = f"\x00tfs-block-{nonce}-0"
+        return b"".join((data[:start], orjson.dumps(key), data[stop:])), {key: block}
     blocks: dict[str, NumericBlock] = {}
     pieces: list[bytes] = []
-    nonce = secrets.token_hex(8)
     last = 0
     for start, run_end in _candidates(data):
         block, stop = _first_block(data, start, run_end)

@@ -9,6 +9,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json
 import random
+import re
 from typing import Any
 from unittest import mock
 
@@ -142,6 +143,36 @@ def test_fast_path_answers_exactly_like_the_exact_path(monkeypatch: pytest.Monke
             assert (fast.status, fast.body) == (exact.status, exact.body), body[:200]
             assert fast_request == exact_request
     assert fast_used > 20  # the fast path really was taken for most bodies
+
+
+_KEY = re.compile(rb"\\u0000tfs-block-[0-9a-f]{16}-")
+
+
+def _canonical(extracted: tuple[bytes, dict[str, Any]]) -> tuple[bytes, list[tuple[list[int], bool, bytes]]]:
+    reduced, blocks = extracted
+    return _KEY.sub(b"BLOCK-", reduced), [(b.shape, b.integers, b.values.tobytes()) for b in blocks.values()]
+
+
+def test_the_single_span_try_finds_what_the_candidate_scan_finds() -> None:
+    """extract_blocks first tries the span from the first '[' to the last ']'; whenever that succeeds, the result
+    equals the candidate scan's (same reduced body, same blocks), and it is taken for the usual one-array bodies."""
+    rng = random.Random(77)
+    big = np.arange(3000.0).reshape(30, 100).tolist()
+    bodies = _bodies(rng) + [
+        json.dumps({"inputs": {"a": big, "b": big}}).encode(),  # two arrays: a quote between them
+        json.dumps({"signature_name": "s[1]", "inputs": big}).encode(),  # a '[' inside a string before the array
+        json.dumps({"instances": big, "tail": [1, 2]}).encode(),
+        json.dumps({"inputs": {"x": big}}, indent=2).encode(),
+        b"[" + json.dumps(big).encode() + b"]",
+    ]
+    single = 0
+    for body in bodies:
+        fast = extract_blocks(body)
+        single += rest_numeric._single_block(body) is not None
+        with mock.patch.object(rest_numeric, "_single_block", lambda data: None):
+            scan = extract_blocks(body)
+        assert _canonical(fast) == _canonical(scan), body[:200]
+    assert single > 20
 
 
 def test_candidate_runs_are_the_leftmost_matches_of_the_candidate_pattern() -> None:
