@@ -9,8 +9,8 @@ every round sends ``--per-round`` requests of every case to every server, one ke
 concurrency 1. Bodies are encoded once beforehand (the project's REST client encoding, row format; gRPC requests
 serialized once, tensor_content as the clients send), so only the wire, the server and the response read are
 timed. Prints p50 with the spread of the per-round p50s (min-max), the REST/gRPC ratios with their per-round
-spread, and the targets of issue 12: planet 4 images REST p50 <= 3x gRPC, 1 image <= 2x, half_plus_two REST p50 <= 1.5x the bare HTTP server.
-Nothing is asserted; numbers depend on the machine and its load (printed).
+spread, and the targets of issue 12: planet 4 images REST p50 <= 3x gRPC, 1 image <= 2x, half_plus_two REST
+p50 <= 1.5x the bare HTTP server. Nothing is asserted; numbers depend on the machine and its load (printed).
 """
 
 from __future__ import annotations
