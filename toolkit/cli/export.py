@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -55,8 +56,13 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
     """Export a model into a numbered, validated version folder.
 
     SOURCE is a .keras/.h5 file, a SavedModel folder, a TF1 frozen graph .pb or a checkpoint .meta; it is published
-    as REPOSITORY/NAME/VERSION, validated and atomic."""
+    as REPOSITORY/NAME/VERSION, validated and atomic. On a terminal, a live display on stderr shows each step (load,
+    save, validate in a clean process, warmup, publish) with its time; piped, nothing but the result is printed."""
+    from rich.console import Console
+
+    from toolkit.cli._progress import export_display
     from toolkit.export import export_model
+    from toolkit.export.progress import report_step
 
     if (source is None) == (example is None):
         raise click.UsageError("give exactly one of SOURCE or --example")
@@ -87,21 +93,24 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
 
         kind = FrozenGraph if source.suffix == ".pb" else Checkpoint  # type: ignore[union-attr]
         model = kind(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
-    if example == "planet":
-        from toolkit.examples import planet
+    display = export_display(Console(stderr=True))
+    with display or contextlib.nullcontext():
+        if example == "planet":
+            from toolkit.examples import planet
 
-        model = planet.build_planet_model()
-        name = name or "planet"
-        if inputs is None:
-            inputs = planet.sample_images()
-    name = name or (default_name(source) if source is not None else None)
-    result = export_model(
-        model, name=name or "model", repository=repository, version=version, force=force,
-        sample_inputs=inputs, expected_outputs=expected, rtol=rtol, atol=atol,
-        input_spec=spec.get("inputs"), output_spec=spec.get("outputs"), name_mapping=mapping or None,
-        signature_name=signature_name, persist_test_data=not no_persist_test_data, warmup=not no_warmup,
-        allow_custom_ops=allow_custom_ops, op_libraries=op_libraries, jit_compile=jit_compile,
-    )
+            with report_step(display, "load"):
+                model = planet.build_planet_model()
+            name = name or "planet"
+            if inputs is None:
+                inputs = planet.sample_images()
+        name = name or (default_name(source) if source is not None else None)
+        result = export_model(
+            model, name=name or "model", repository=repository, version=version, force=force,
+            sample_inputs=inputs, expected_outputs=expected, rtol=rtol, atol=atol,
+            input_spec=spec.get("inputs"), output_spec=spec.get("outputs"), name_mapping=mapping or None,
+            signature_name=signature_name, persist_test_data=not no_persist_test_data, warmup=not no_warmup,
+            allow_custom_ops=allow_custom_ops, op_libraries=op_libraries, jit_compile=jit_compile, progress=display,
+        )
     if as_json:
         click.echo(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
                                "validated_with": result.validated_with,

@@ -3,7 +3,8 @@
 The flow: write the SavedModel into a hidden staging folder; check its signature against the declared specs; run
 it on the sample inputs in a clean process and compare with the expected outputs; keep the sample data and a TF
 Serving warmup file inside the version; fsync; rename the staging folder to the version number. Any failure
-removes the staging folder and publishes nothing.
+removes the staging folder and publishes nothing. Each step (``progress.STEPS``) is told to an optional
+``ExportProgress`` reporter as it starts and ends; the exporter itself prints nothing.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import numpy as np
 from toolkit.custom_ops import describe, find_custom_ops
 from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
+from toolkit.export.progress import STEPS, ExportProgress, report_step
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
 from toolkit.export.sources import (
     copy_saved_model,
@@ -43,8 +45,10 @@ __all__ = [
     "Checkpoint",
     "CustomOpsError",
     "ExportError",
+    "ExportProgress",
     "FrozenGraph",
     "ExportResult",
+    "STEPS",
     "SpecMismatchError",
     "TensorSpec",
     "ValidationError",
@@ -89,10 +93,25 @@ def _check_jit_source(model: Any) -> None:
                       f"functions are traced again with jit_compile=True), got {got}")
 
 
+def _is_model_file(model: Any) -> bool:
+    """A path that is not a folder: a model file to load (the ``load`` step) before it is saved."""
+    return isinstance(model, (str, Path)) and not Path(model).is_dir()
+
+
+def _load_model_file(path: Path) -> Any:
+    """The Keras model in a .keras / .h5 file."""
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ExportError(f"{path}: expected a SavedModel folder or a .keras / .h5 file")
+    if not path.is_file():
+        raise ExportError(f"{path}: no such Keras file")
+    return load_keras_file(path)
+
+
 def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] | None,
                   signatures: Mapping[str, Any] | None, extra_signatures: Mapping[str, Any] | None,
                   jit_compile: bool = False) -> Any:
-    """Write the model into ``staging``; returns the in-memory Keras model when there is one (for reference)."""
+    """Write the model (already loaded if it was a file) into ``staging``; returns the in-memory Keras model when
+    there is one (for reference)."""
     if isinstance(model, (FrozenGraph, Checkpoint)):
         if name_mapping or extra_signatures or signatures:
             raise ExportError("TF1 graphs take their signature from inputs=/outputs= aliases; name_mapping and "
@@ -104,18 +123,11 @@ def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] 
         return None
     if isinstance(model, (str, Path)):
         path = Path(model)
-        if path.is_dir():
-            if name_mapping or extra_signatures or signatures:
-                raise ExportError(f"{path}: an existing SavedModel is re-published as is; name_mapping and extra "
-                                  "signatures apply to Keras models and tf.Modules only")
-            copy_saved_model(path, staging)
-            return None
-        if path.suffix in (".keras", ".h5", ".hdf5"):
-            if not path.is_file():
-                raise ExportError(f"{path}: no such Keras file")
-            model = load_keras_file(path)
-        else:
-            raise ExportError(f"{path}: expected a SavedModel folder or a .keras / .h5 file")
+        if name_mapping or extra_signatures or signatures:
+            raise ExportError(f"{path}: an existing SavedModel is re-published as is; name_mapping and extra "
+                              "signatures apply to Keras models and tf.Modules only")
+        copy_saved_model(path, staging)
+        return None
     if is_keras_model(model):
         write_keras(model, staging, name_mapping, extra_signatures, jit_compile)
         return model
@@ -146,6 +158,7 @@ def export_model(
     allow_custom_ops: bool = False,
     op_libraries: Iterable[str | Path] = (),
     jit_compile: bool = False,
+    progress: ExportProgress | None = None,
 ) -> ExportResult:
     """Export ``model`` as version ``version`` (default: next integer) of ``name`` under ``repository``.
 
@@ -157,6 +170,7 @@ def export_model(
     anything is wrong. A model using ops stock TF Serving lacks is refused unless ``allow_custom_ops``;
     ``op_libraries`` (``.so`` files) are loaded with ``tf.load_op_library`` by the validating process.
     ``jit_compile`` exports the serving functions with ``jit_compile=True``, compiled once at export.
+    ``progress`` is told each step (``STEPS``) as it starts and ends.
     """
     libraries = [str(Path(p).resolve()) for p in op_libraries]
     if jit_compile:
@@ -171,23 +185,28 @@ def export_model(
     created_model_dir = not target_model_dir.exists()
     staging = new_staging_dir(target_model_dir, version)
     try:
-        keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
-                                    extra_signatures=extra_signatures, jit_compile=jit_compile)
-        sigs = read_signatures(staging, tags)
-        if signature_name not in sigs:
-            raise SpecMismatchError(f"signature {signature_name!r}: expected it in the export, got {sorted(sigs)}")
-        signature = sigs[signature_name]
-        if input_spec is not None:
-            check_specs(signature, "inputs", input_spec)
-        if output_spec is not None:
-            check_specs(signature, "outputs", output_spec)
+        if _is_model_file(model):
+            with report_step(progress, "load"):
+                model = _load_model_file(Path(model))
+        with report_step(progress, "save"):
+            keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
+                                        extra_signatures=extra_signatures, jit_compile=jit_compile)
+            sigs = read_signatures(staging, tags)
+            if signature_name not in sigs:
+                raise SpecMismatchError(f"signature {signature_name!r}: expected it in the export, got {sorted(sigs)}")
+            signature = sigs[signature_name]
+            if input_spec is not None:
+                check_specs(signature, "inputs", input_spec)
+            if output_spec is not None:
+                check_specs(signature, "outputs", output_spec)
 
-        notes: list[str] = []
-        custom = find_custom_ops(staging)
-        if custom and not allow_custom_ops:
-            raise CustomOpsError(f"{describe(custom)}; pass --allow-custom-ops (allow_custom_ops=True) to export anyway")
-        if custom:
-            notes.append(describe(custom))
+            notes: list[str] = []
+            custom = find_custom_ops(staging)
+            if custom and not allow_custom_ops:
+                raise CustomOpsError(f"{describe(custom)}; pass --allow-custom-ops (allow_custom_ops=True) to export "
+                                     "anyway")
+            if custom:
+                notes.append(describe(custom))
         warmup_records = 0
         persisted = False
         kept = load_test_data(staging) if sample_inputs is None and keras_model is None else None
@@ -196,34 +215,39 @@ def export_model(
             if expected_outputs is None and kept.expected:
                 expected_outputs, rtol, atol = kept.expected, kept.rtol, kept.atol
             notes.append("validated with the test data kept inside the source SavedModel")
-        if sample_inputs is None:
-            inputs = synthesize_inputs(signature.inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
-            validate_outputs(outputs, signature, None, rtol, atol)
-            validated_with = "synthetic inputs"
-            notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
-        else:
-            inputs = _as_input_dict(sample_inputs, signature)
-            check_inputs(signature, inputs)
-            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
-            if expected_outputs is not None:
-                expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
-                validated_with = "expected outputs"
-            elif keras_model is not None and signature_name == "serving_default":
-                expected = keras_reference_outputs(keras_model, inputs, name_mapping)
-                validated_with = "reference model"
+        with report_step(progress, "validate"):
+            if sample_inputs is None:
+                inputs = synthesize_inputs(signature.inputs)
+                outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
+                validate_outputs(outputs, signature, None, rtol, atol)
+                validated_with = "synthetic inputs"
+                notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
             else:
-                expected = {}
-                validated_with = "outputs recorded"
-                notes.append("no expected outputs: the exported model's own outputs were recorded as the reference")
-            validate_outputs(outputs, signature, expected, rtol, atol)
-            if persist_test_data:
-                save_test_data(staging, TestData(inputs, expected or outputs, signature_name, rtol, atol))
-                persisted = True
-            if warmup:
-                warmup_records = write_warmup_file(staging, name, signature_name, inputs)
+                inputs = _as_input_dict(sample_inputs, signature)
+                check_inputs(signature, inputs)
+                outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
+                if expected_outputs is not None:
+                    expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
+                    validated_with = "expected outputs"
+                elif keras_model is not None and signature_name == "serving_default":
+                    expected = keras_reference_outputs(keras_model, inputs, name_mapping)
+                    validated_with = "reference model"
+                else:
+                    expected = {}
+                    validated_with = "outputs recorded"
+                    notes.append("no expected outputs: the exported model's own outputs were recorded as the "
+                                 "reference")
+                validate_outputs(outputs, signature, expected, rtol, atol)
+        if sample_inputs is not None and (persist_test_data or warmup):
+            with report_step(progress, "warmup"):
+                if persist_test_data:
+                    save_test_data(staging, TestData(inputs, expected or outputs, signature_name, rtol, atol))
+                    persisted = True
+                if warmup:
+                    warmup_records = write_warmup_file(staging, name, signature_name, inputs)
 
-        publish(staging, target, force=force)
+        with report_step(progress, "publish"):
+            publish(staging, target, force=force)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created_model_dir:  # a failed first export leaves no empty model folder behind

@@ -38,6 +38,8 @@ def test_export_inspect_and_config_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["version"] == 1 and result["warmup_records"] == 4 and result["persisted_test_data"]
+    # piped: no live display of the steps (the stderr holds none of their descriptions, nor escape codes)
+    assert "validate in a clean process" not in proc.stderr and "\x1b[" not in proc.stderr, proc.stderr
     proc = run_tfs("inspect", str(deploy / "models" / "planet"), "--json")
     assert proc.returncode == 0, proc.stderr
     # TensorFlow's native start-up lines (absl pre-init logging, cuInit on GPU-less hosts) are kept off stderr
