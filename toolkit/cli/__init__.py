@@ -34,7 +34,7 @@ def _build_group() -> Any:
 
     click = require("click", purpose="the tfs command line")
 
-    class LazyGroup(click.Group):  # type: ignore[misc, name-defined]
+    class LazyGroup(click.Group):  # type: ignore[name-defined]
         def list_commands(self, ctx: Any) -> list[str]:
             return command_names()
 

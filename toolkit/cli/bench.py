@@ -25,7 +25,8 @@ class _ClickOptionError(BadOption):
 class _BenchCommand(click.Command):
     """click's own parameter errors exit 3 with one line too, as the bench's own option checks do."""
 
-    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
@@ -166,6 +167,7 @@ def _prepare(model: str, version: int | None, label: str | None, signature: str 
     levels = parse_levels(concurrency, rate, arrival)
     endpoints = _endpoints(grpc_target, rest_url, deploy_dir)
     protocols = parse_protocols(protocol, endpoints)
+    served = {p: e for p in protocols if (e := endpoints[p]) is not None}  # parse_protocols keeps only these
     options = BenchOptions(levels=levels, protocols=protocols, warmup_s=warmup_s, window_s=window_s,
                            window_requests=window_requests, stability=stability_pct / 100.0,
                            max_windows=max_windows, max_seconds=max_seconds, timeout_s=timeout_s,
@@ -174,12 +176,12 @@ def _prepare(model: str, version: int | None, label: str | None, signature: str 
     model_dir = repo / model if "/" not in model and model not in ("", ".", "..") else None
 
     def metadata() -> Any:
-        return _metadata(protocols[0], endpoints[protocols[0]], model, version, label, timeout_s)
+        return _metadata(protocols[0], served[protocols[0]], model, version, label, timeout_s)
 
     inputs = resolve_inputs(inputs_mode, data=data, model_dir=model_dir, version=version, signature=signature,
                             batch=batch, metadata=metadata)
     sig = signature or inputs.signature
-    targets = {p: Target(p, endpoints[p], model, inputs.arrays, version, label, sig, timeout_s) for p in protocols}
+    targets = {p: Target(p, served[p], model, inputs.arrays, version, label, sig, timeout_s) for p in protocols}
     return options, targets, inputs
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -83,15 +84,15 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
     if unknown:
         raise click.BadParameter(f"expected keys 'inputs' and/or 'outputs', got unknown key(s) {unknown}",
                                  param_hint="--spec")
-    inputs = load_arrays(sample_inputs, "--sample-inputs") if sample_inputs else None
+    inputs: Any = load_arrays(sample_inputs, "--sample-inputs") if sample_inputs else None  # or one array
     if inputs is not None and list(inputs) == ["arr_0"]:
         inputs = inputs["arr_0"]  # a bare .npy: the single input
     expected = load_arrays(expected_outputs, "--expected-outputs") if expected_outputs else None
     model: object = source
-    if tf1_graph:
+    if tf1_graph and source is not None:
         from toolkit.export import Checkpoint, FrozenGraph
 
-        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint  # type: ignore[union-attr]
+        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
         model = kind(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
     display = export_display(Console(stderr=True))
     with display or contextlib.nullcontext():

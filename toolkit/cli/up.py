@@ -99,7 +99,7 @@ def command(
     )
     wait_task: list[Any] = []
 
-    def on_wait(statuses, problem):  # type: ignore[no-untyped-def]
+    def on_wait(statuses: dict[str, list[Any]], problem: str | None) -> None:
         states = ", ".join(
             f"{model}: " + (" ".join(f"v{s.version}={s.state}" for s in versions) or "?")
             for model, versions in statuses.items()

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def open_clients(grpc_target: str | None, rest_url: str | None, timeout: float) -> dict[str, object]:
+if TYPE_CHECKING:
+    from clients import ServingClient
+
+
+def open_clients(grpc_target: str | None, rest_url: str | None, timeout: float) -> dict[str, ServingClient]:
     """``GrpcClient`` / ``RestClient`` for the targets given; a bad target is a ``PlanError`` (exit status 2)."""
     from clients.errors import ValidationError
     from toolkit.smoke.plan import PlanError
 
-    clients: dict[str, object] = {}
+    clients: dict[str, ServingClient] = {}
     try:
         if grpc_target:
             from clients import GrpcClient
@@ -20,6 +25,6 @@ def open_clients(grpc_target: str | None, rest_url: str | None, timeout: float) 
             clients["rest"] = RestClient(rest_url, timeout=timeout)
     except ValidationError as exc:
         for client in clients.values():
-            client.close()  # type: ignore[attr-defined]
+            client.close()
         raise PlanError(str(exc)) from None
     return clients
