@@ -3,6 +3,7 @@ display of the image pull and the wait (``toolkit.launch.launcher`` does the wor
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,8 @@ class _PullBar:
 @click.option("--no-pull", is_flag=True, help="Docker: never pull; the image must be present.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=600.0, show_default=True,
               help="Seconds to wait for the models.")
+@click.option("--json", "as_json", is_flag=True, help="Print the endpoints and the model status as JSON (as "
+              "`tfs status --json`) on stdout; the live display goes to stderr.")
 def command(
     deploy_dir: Path,
     runtime: str,
@@ -67,16 +70,17 @@ def command(
     env: tuple[str, ...],
     no_pull: bool,
     timeout: float,
+    as_json: bool,
 ) -> None:
     """Generate the config, start the server (Docker or embedded), wait until models are AVAILABLE."""
     from rich.console import Console
     from rich.progress import BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn
 
-    from toolkit.cli._status import status_table
+    from toolkit.cli._status import status_json, status_table
     from toolkit.launch.container import Mount
     from toolkit.launch.launcher import UpOptions, up
 
-    console = Console(highlight=False)
+    console = Console(highlight=False, stderr=as_json)
     try:
         options = UpOptions(
             deploy_dir=deploy_dir,
@@ -125,10 +129,13 @@ def command(
     from toolkit.launch.readiness import resolve_labels
 
     ep = result.endpoints
-    console.print(f"[green]serving[/green] ({ep.runtime})  gRPC [bold]{ep.grpc}[/bold]  REST [bold]{ep.rest}[/bold]")
     rows = [
         ModelStatus(m.name, result.statuses.get(m.name, []), resolve_labels(ep.rest, m.name, sorted(m.labels)))
         for m in result.spec.models
     ]
+    if as_json:
+        click.echo(json.dumps(status_json(ep, rows), indent=2))
+        return
+    console.print(f"[green]serving[/green] ({ep.runtime})  gRPC [bold]{ep.grpc}[/bold]  REST [bold]{ep.rest}[/bold]")
     console.print(status_table(rows))
     console.print(f"endpoints written to {deploy_dir / '.tfs' / 'endpoints.json'}; stop with `tfs down`")

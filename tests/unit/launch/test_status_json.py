@@ -60,3 +60,26 @@ def test_status_json_of_an_unreachable_server_exits_1_with_the_error(tmp_path: P
     assert document["endpoints"] is None
     (model,) = document["models"]
     assert model["name"] == "m" and "ConnectError" in model["error"] and model["versions"] == []
+
+
+def test_up_json_prints_the_same_document_and_keeps_stdout_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    from toolkit.deployment import DeploymentSpec, ModelSpec
+
+    endpoints = Endpoints("127.0.0.1:8500", "http://127.0.0.1:8501", "embedded")
+
+    def fake_up(options: launcher.UpOptions, *, pull_progress, wait_progress, on_runtime) -> launcher.UpResult:
+        on_runtime("embedded")
+        return launcher.UpResult(endpoints, {"m": [ModelVersionStatus(3, "AVAILABLE")]},
+                                 DeploymentSpec(models=(ModelSpec("m", "/models/m"),)))
+
+    monkeypatch.setattr(launcher, "up", fake_up)
+    assert main(["up", "--deploy-dir", str(tmp_path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out) == {"endpoints": {"grpc": "127.0.0.1:8500", "rest": "http://127.0.0.1:8501",
+                                             "runtime": "embedded", "container": None, "pid": None,
+                                             "deploy_dir": "", "extra": {}},
+                               "models": [{"name": "m", "error": None, "labels": {}, "versions": [
+                                   {"version": 3, "state": "AVAILABLE", "error_code": "OK", "error_message": "",
+                                    "labels": []}]}]}
+    assert "runtime: embedded" in err  # the display goes to stderr
