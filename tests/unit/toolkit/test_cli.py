@@ -62,3 +62,16 @@ def test_inspect_of_a_non_model_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_tfs("inspect", str(tmp_path))
     assert proc.returncode == 1
     assert "not a SavedModel (no saved_model.pb" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gate_commands_run_with_tensorflow_unimportable(tmp_path: Path) -> None:
+    """`tfs status`, `bench` and `smoke` as the light gate install runs them: importing TensorFlow would fail."""
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['tensorflow_serving'] = None\n"
+            "from toolkit.cli import main\n"
+            f"print(main(['status', '--deploy-dir', {str(tmp_path)!r}, '--rest', 'http://127.0.0.1:9', '--json']))\n"
+            "print(main(['bench', '--model', 'm', '--grpc', '127.0.0.1:9', '--window', '0']))\n"
+            f"print(main(['smoke', '--grpc', '127.0.0.1:9', '--deploy-dir', {str(tmp_path)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["1", "3", "2"], proc.stdout + proc.stderr  # each command's own refusal
+    assert "deployment spec not found" in proc.stderr and "--window: expected a number > 0" in proc.stderr
+    assert "no models to check" in proc.stderr and "Traceback" not in proc.stderr
