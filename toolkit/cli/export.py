@@ -63,7 +63,7 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
 
     from toolkit.cli._progress import export_display
     from toolkit.export import export_model
-    from toolkit.export.progress import report_step
+    from toolkit.export.progress import StepReporter
 
     if (source is None) == (example is None):
         raise click.UsageError("give exactly one of SOURCE or --example")
@@ -99,8 +99,10 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
         if example == "planet":
             from toolkit.examples import planet
 
-            with report_step(display, "load"):
-                model = planet.build_planet_model()
+            steps = StepReporter(display)
+            steps.begin("load")
+            model = planet.build_planet_model()
+            steps.end()
             name = name or "planet"
             if inputs is None:
                 inputs = planet.sample_images()

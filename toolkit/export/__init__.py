@@ -22,7 +22,7 @@ import numpy as np
 from toolkit.custom_ops import describe, find_custom_ops
 from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
-from toolkit.export.progress import STEPS, ExportProgress, report_step
+from toolkit.export.progress import STEPS, ExportProgress, StepReporter
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
 from toolkit.export.sources import (
     copy_saved_model,
@@ -184,29 +184,29 @@ def export_model(
 
     created_model_dir = not target_model_dir.exists()
     staging = new_staging_dir(target_model_dir, version)
+    steps = StepReporter(progress)
     try:
         if _is_model_file(model):
-            with report_step(progress, "load"):
-                model = _load_model_file(Path(model))
-        with report_step(progress, "save"):
-            keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
-                                        extra_signatures=extra_signatures, jit_compile=jit_compile)
-            sigs = read_signatures(staging, tags)
-            if signature_name not in sigs:
-                raise SpecMismatchError(f"signature {signature_name!r}: expected it in the export, got {sorted(sigs)}")
-            signature = sigs[signature_name]
-            if input_spec is not None:
-                check_specs(signature, "inputs", input_spec)
-            if output_spec is not None:
-                check_specs(signature, "outputs", output_spec)
+            steps.begin("load")
+            model = _load_model_file(Path(model))
+        steps.begin("save")
+        keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
+                                    extra_signatures=extra_signatures, jit_compile=jit_compile)
+        sigs = read_signatures(staging, tags)
+        if signature_name not in sigs:
+            raise SpecMismatchError(f"signature {signature_name!r}: expected it in the export, got {sorted(sigs)}")
+        signature = sigs[signature_name]
+        if input_spec is not None:
+            check_specs(signature, "inputs", input_spec)
+        if output_spec is not None:
+            check_specs(signature, "outputs", output_spec)
 
-            notes: list[str] = []
-            custom = find_custom_ops(staging)
-            if custom and not allow_custom_ops:
-                raise CustomOpsError(f"{describe(custom)}; pass --allow-custom-ops (allow_custom_ops=True) to export "
-                                     "anyway")
-            if custom:
-                notes.append(describe(custom))
+        notes: list[str] = []
+        custom = find_custom_ops(staging)
+        if custom and not allow_custom_ops:
+            raise CustomOpsError(f"{describe(custom)}; pass --allow-custom-ops (allow_custom_ops=True) to export anyway")
+        if custom:
+            notes.append(describe(custom))
         warmup_records = 0
         persisted = False
         kept = load_test_data(staging) if sample_inputs is None and keras_model is None else None
@@ -215,39 +215,39 @@ def export_model(
             if expected_outputs is None and kept.expected:
                 expected_outputs, rtol, atol = kept.expected, kept.rtol, kept.atol
             notes.append("validated with the test data kept inside the source SavedModel")
-        with report_step(progress, "validate"):
-            if sample_inputs is None:
-                inputs = synthesize_inputs(signature.inputs)
-                outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
-                validate_outputs(outputs, signature, None, rtol, atol)
-                validated_with = "synthetic inputs"
-                notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
+        steps.begin("validate")
+        if sample_inputs is None:
+            inputs = synthesize_inputs(signature.inputs)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
+            validate_outputs(outputs, signature, None, rtol, atol)
+            validated_with = "synthetic inputs"
+            notes.append("no sample inputs: checked that the model loads and runs on synthetic inputs only")
+        else:
+            inputs = _as_input_dict(sample_inputs, signature)
+            check_inputs(signature, inputs)
+            outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
+            if expected_outputs is not None:
+                expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
+                validated_with = "expected outputs"
+            elif keras_model is not None and signature_name == "serving_default":
+                expected = keras_reference_outputs(keras_model, inputs, name_mapping)
+                validated_with = "reference model"
             else:
-                inputs = _as_input_dict(sample_inputs, signature)
-                check_inputs(signature, inputs)
-                outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
-                if expected_outputs is not None:
-                    expected = {k: np.asarray(v) for k, v in expected_outputs.items()}
-                    validated_with = "expected outputs"
-                elif keras_model is not None and signature_name == "serving_default":
-                    expected = keras_reference_outputs(keras_model, inputs, name_mapping)
-                    validated_with = "reference model"
-                else:
-                    expected = {}
-                    validated_with = "outputs recorded"
-                    notes.append("no expected outputs: the exported model's own outputs were recorded as the "
-                                 "reference")
-                validate_outputs(outputs, signature, expected, rtol, atol)
-        if sample_inputs is not None and (persist_test_data or warmup):
-            with report_step(progress, "warmup"):
-                if persist_test_data:
-                    save_test_data(staging, TestData(inputs, expected or outputs, signature_name, rtol, atol))
-                    persisted = True
-                if warmup:
-                    warmup_records = write_warmup_file(staging, name, signature_name, inputs)
+                expected = {}
+                validated_with = "outputs recorded"
+                notes.append("no expected outputs: the exported model's own outputs were recorded as the reference")
+            validate_outputs(outputs, signature, expected, rtol, atol)
+            if persist_test_data or warmup:
+                steps.begin("warmup")
+            if persist_test_data:
+                save_test_data(staging, TestData(inputs, expected or outputs, signature_name, rtol, atol))
+                persisted = True
+            if warmup:
+                warmup_records = write_warmup_file(staging, name, signature_name, inputs)
 
-        with report_step(progress, "publish"):
-            publish(staging, target, force=force)
+        steps.begin("publish")
+        publish(staging, target, force=force)
+        steps.end()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created_model_dir:  # a failed first export leaves no empty model folder behind

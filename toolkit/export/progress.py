@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator
 from typing import Protocol
 
 STEPS: dict[str, str] = {
@@ -29,13 +27,24 @@ class ExportProgress(Protocol):
         """``step`` ended well after ``seconds``."""
 
 
-@contextlib.contextmanager
-def report_step(progress: ExportProgress | None, step: str) -> Iterator[None]:
-    """Run the body as ``step`` of ``progress`` (nothing when there is no reporter)."""
-    if progress is None:
-        yield
-        return
-    progress.step_started(step, STEPS[step])
-    start = time.perf_counter()
-    yield
-    progress.step_finished(step, time.perf_counter() - start)
+class StepReporter:
+    """Tells ``progress`` (when there is one) each step as it begins, and the one before it as finished; a step
+    that raises is never finished. Keeps the exporter's code flat: one ``begin`` line per step."""
+
+    def __init__(self, progress: ExportProgress | None) -> None:
+        self.progress = progress
+        self.current: str | None = None
+        self.started = 0.0
+
+    def begin(self, step: str) -> None:
+        """``step`` (a key of ``STEPS``) starts; the current one, if any, ended well."""
+        self.end()
+        if self.progress is not None:
+            self.progress.step_started(step, STEPS[step])
+        self.current, self.started = step, time.perf_counter()
+
+    def end(self) -> None:
+        """The current step ended well."""
+        if self.current is not None and self.progress is not None:
+            self.progress.step_finished(self.current, time.perf_counter() - self.started)
+        self.current = None
