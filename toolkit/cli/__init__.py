@@ -82,8 +82,7 @@ def _loads_tensorflow(args: list[str]) -> bool:
     return bool(getattr(module, "LOADS_TENSORFLOW", False))
 
 
-def _run(args: list[str]) -> int:
-    cli = _build_group()  # a MissingExtraError when click is not installed
+def _run(cli: Any, args: list[str]) -> int:
     import click
 
     try:
@@ -103,11 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ start-up chatter hides our output
     args = sys.argv[1:] if argv is None else argv
     try:
+        cli = _build_group()  # a MissingExtraError when click is not installed, before any command module is read
         if _loads_tensorflow(args):
             from toolkit._quiet_tf import import_tensorflow_quietly
 
             import_tensorflow_quietly()
-        return _run(args)
+        return _run(cli, args)
     except Exception as exc:
         mapped = exit_status(exc)
         if mapped is None:

@@ -75,3 +75,13 @@ def test_gate_commands_run_with_tensorflow_unimportable(tmp_path: Path) -> None:
     assert proc.stdout.split() == ["1", "3", "2"], proc.stdout + proc.stderr  # each command's own refusal
     assert "deployment spec not found" in proc.stderr and "--window: expected a number > 0" in proc.stderr
     assert "no models to check" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_without_click_the_cli_names_the_extra_to_install() -> None:
+    code = ("import sys; sys.modules['click'] = None\n"
+            "from toolkit.cli import main\n"
+            "print(main(['export', '--example', 'planet']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "2", proc.stdout + proc.stderr
+    assert proc.stderr.strip() == ("Error: 'click' is needed for the tfs command line but is not installed: "
+                                   "pip install 'tfs-toolkit[toolkit]'")
