@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from toolkit.errors import ToolkitError
+
 SAVED_MODEL_PB = "saved_model.pb"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 
 
-class SavedModelError(ValueError):
+class SavedModelError(ToolkitError, ValueError):
     """The folder is not a readable SavedModel; the message says what is missing."""
 
 

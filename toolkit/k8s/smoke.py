@@ -113,7 +113,7 @@ def run_cluster_smoke(kubectl: Kubectl, spec: DeploymentSpec, deploy_dir: Path, 
                       cluster: ClusterOptions, echo: Callable[[str], None] = print) -> Report:
     """Apply, wait, forward, smoke; returns one report over every target. kubectl failures raise KubectlError."""
     from toolkit._quiet_tf import import_tensorflow_quietly
-    from toolkit.smoke.cli import open_clients
+    from toolkit.smoke.connect import open_clients
 
     repository = deploy_dir / "models"
     try:
