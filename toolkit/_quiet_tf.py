@@ -2,30 +2,34 @@
 
 TensorFlow's native libraries print absl lines (``cudart_stub``, ``cpu_feature_guard``, and on GPU-less hosts an
 alarming ``E0000 ... failed call to cuInit``) before its logging is configured, so ``TF_CPP_MIN_LOG_LEVEL`` cannot
-silence them. The CLI imports TensorFlow once with file descriptor 2 pointed at a temporary file; if the import
-fails, the captured text is written back so nothing useful is lost.
+silence them. TensorFlow is imported with file descriptor 2 pointed at a temporary file; if the import fails, the
+captured text is written back so nothing useful is lost. ``quiet_when_imported`` does that at the first
+``import tensorflow`` from anywhere, so a command that fails on its options answers before TensorFlow's seconds of
+start-up; ``import_tensorflow_quietly`` does it now.
 """
 
 from __future__ import annotations
 
+import contextlib
+import importlib.abc
+import importlib.machinery
 import importlib.util
 import os
 import sys
 import tempfile
+import types
+from collections.abc import Iterator, Sequence
 
 
-def import_tensorflow_quietly() -> None:
-    """Import ``tensorflow`` (if installed and not yet imported) and discover devices, native stderr captured."""
-    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
-        return
+@contextlib.contextmanager
+def _native_stderr_captured() -> Iterator[None]:
+    """Point file descriptor 2 at a temporary file for the block; on an error, write what it caught back."""
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
         os.dup2(captured.fileno(), 2)
         try:
-            import tensorflow
-
-            tensorflow.config.list_physical_devices()  # device discovery (the cuInit line) happens here
+            yield
         except BaseException:
             os.dup2(saved, 2)
             captured.seek(0)
@@ -34,3 +38,48 @@ def import_tensorflow_quietly() -> None:
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def import_tensorflow_quietly() -> None:
+    """Import ``tensorflow`` (if installed and not yet imported) and discover devices, native stderr captured."""
+    if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
+        return
+    with _native_stderr_captured():
+        import tensorflow
+
+        tensorflow.config.list_physical_devices()  # device discovery (the cuInit line) happens here
+
+
+class _QuietLoader(importlib.abc.Loader):
+    """Runs TensorFlow's own loader with native stderr captured, then discovers devices the same way."""
+
+    def __init__(self, loader: importlib.abc.Loader) -> None:
+        self._loader = loader
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
+        return self._loader.create_module(spec)
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        with _native_stderr_captured():
+            self._loader.exec_module(module)
+            module.config.list_physical_devices()
+
+
+class _QuietFinder(importlib.abc.MetaPathFinder):
+    """Finds ``tensorflow`` once, through the other finders, and hands it out with the quiet loader."""
+
+    def find_spec(self, name: str, path: Sequence[str] | None,
+                  target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
+        if name != "tensorflow":
+            return None
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(name)
+        if spec is not None and spec.loader is not None:
+            spec.loader = _QuietLoader(spec.loader)
+        return spec
+
+
+def quiet_when_imported() -> None:
+    """Make the first ``import tensorflow`` of this process quiet, whenever and wherever it happens."""
+    if "tensorflow" not in sys.modules and not any(isinstance(f, _QuietFinder) for f in sys.meta_path):
+        sys.meta_path.insert(0, _QuietFinder())

@@ -104,9 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cli = _build_group()  # a MissingExtraError when click is not installed, before any command module is read
         if _loads_tensorflow(args):
-            from toolkit._quiet_tf import import_tensorflow_quietly
+            from toolkit._quiet_tf import quiet_when_imported
 
-            import_tensorflow_quietly()
+            quiet_when_imported()  # when the command first imports TensorFlow; a bad option fails before that
         return _run(cli, args)
     except Exception as exc:
         mapped = exit_status(exc)

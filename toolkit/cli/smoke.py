@@ -9,7 +9,7 @@ import click
 
 from toolkit.cli._smoke_report import check_options, print_report
 
-LOADS_TENSORFLOW = True  # imported up front (quietly) when installed; the gate install has none
+LOADS_TENSORFLOW = True  # quiet when it imports it (reading signatures) where installed; the gate install has none
 
 
 @click.command("smoke")
