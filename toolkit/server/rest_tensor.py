@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
+from clients.dtypes import type_string
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.rest_json import (
     debug_json,
@@ -57,17 +58,9 @@ _SMALL_INTS = (DT.DT_INT32, DT.DT_INT16, DT.DT_INT8, DT.DT_UINT8)
 _WRITABLE = set(_NUMPY) | {DT.DT_STRING}
 
 
-def dtype_name(dtype: int) -> str:
-    """TF's ``DataTypeString``: ``float``, ``int64``, ``half``, ``complex64``, ..."""
-    try:
-        return DT.DataType.Name(dtype)[3:].lower()
-    except ValueError:
-        return f"unknown dtype {dtype}"
-
-
 def _type_error(value: Any, dtype: int) -> ServingError:
     return invalid(
-        f"JSON Value: {debug_json(value)} Type: {json_type_name(value)} is not of expected type: {dtype_name(dtype)}"
+        f"JSON Value: {debug_json(value)} Type: {json_type_name(value)} is not of expected type: {type_string(dtype)}"
     )
 
 
@@ -158,7 +151,7 @@ def _scalar(value: Any, dtype: int) -> Any:
             return to_bytes(value)
     else:
         raise ServingError(
-            Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_json(value)} to type: {dtype_name(dtype)}"
+            Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_json(value)} to type: {type_string(dtype)}"
         )
     raise _type_error(value, dtype)
 
@@ -398,9 +391,9 @@ def _rows_fast(instances: list[Any], inputs: Mapping[str, int], named: bool) -> 
     return result
 
 
-def tensors_from_instances(instances: list[Any], inputs: Mapping[str, int]) -> dict[str, Dense]:
+def tensors_from_instances(instances: list[Any] | NumericBlock, inputs: Mapping[str, int]) -> dict[str, Dense]:
     """Row format (``FillTensorMapFromInstancesList``): stack each instance along a new batch dimension."""
-    if type(instances) is NumericBlock:  # plain numbers: stacking the rows gives the block itself
+    if isinstance(instances, NumericBlock):  # plain numbers: stacking the rows gives the block itself
         if len(inputs) > 1:
             raise NeedsExactPath
         name, dtype = next(iter(inputs.items()))
@@ -504,7 +497,7 @@ def _output_values(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int],
     if count == 0:
         return shape, 0, []
     if dtype not in _WRITABLE:
-        raise invalid(f"Failed to write JSON value for tensor type: {dtype_name(dtype)}")
+        raise invalid(f"Failed to write JSON value for tensor type: {type_string(dtype)}")
     if dtype == DT.DT_STRING:
         return shape, count, _pad(list(proto.string_val), count, b"")
     np_dtype = _NUMPY[dtype]
