@@ -92,7 +92,7 @@ class ClientCore:
         self._metadata_cache: dict[tuple[str, int | None, str | None], ModelMetadata] = {}
 
     # ---------------------------------------------------------------------------------------------- timeouts
-    def _resolve_timeout(self, timeout: Any) -> Timeout:
+    def _resolve_timeout(self, timeout: Timeout) -> Timeout:
         if timeout is DEFAULT:
             return self.timeout
         if timeout is not None and timeout <= 0:
@@ -203,7 +203,8 @@ class SyncDriver:
                 else:
                     call = plan.send(response)
         except StopIteration as done:
-            return done.value
+            result: T = done.value  # a Plan[T] returns its T
+            return result
 
     def wait_until_available(
         self: Any,
@@ -218,7 +219,7 @@ class SyncDriver:
         last: object = "no answer yet"
         while True:
             try:
-                statuses = self.status(model, timeout=self._poll_timeout(deadline))
+                statuses: list[ModelVersionStatus] = self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
                 if check_ready(model, statuses, versions):
                     return statuses
@@ -244,7 +245,8 @@ class AsyncDriver:
                 else:
                     call = plan.send(response)
         except StopIteration as done:
-            return done.value
+            result: T = done.value  # a Plan[T] returns its T
+            return result
 
     async def wait_until_available(
         self: Any,
@@ -259,7 +261,7 @@ class AsyncDriver:
         last: object = "no answer yet"
         while True:
             try:
-                statuses = await self.status(model, timeout=self._poll_timeout(deadline))
+                statuses: list[ModelVersionStatus] = await self.status(model, timeout=self._poll_timeout(deadline))
                 last = statuses
                 if check_ready(model, statuses, versions):
                     return statuses
