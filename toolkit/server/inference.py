@@ -6,7 +6,7 @@ No model lookup here: the core resolves the servable first; warmup calls these d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TypeAlias
 
@@ -67,8 +67,8 @@ def _set_model_spec(out: model_pb2.ModelSpec, name: str, signature_name: str | N
     out.version.value = version
 
 
-def _sorted_keys(mapping: object) -> list[str]:
-    return sorted(mapping)  # type: ignore[call-overload]
+def _sorted_keys(mapping: Iterable[str]) -> list[str]:
+    return sorted(mapping)
 
 
 def _debug_string(signature: SignatureDef) -> str:
@@ -247,7 +247,7 @@ def _classification_result(
             Code.INVALID_ARGUMENT,
             f"Tensors class and score should match in dim_size(1). Got {classes.shape[1]} vs. {scores.shape[1]}",
         )
-    num_classes = (classes if classes is not None else scores).shape[1]  # type: ignore[union-attr]
+    num_classes = (classes if classes is not None else scores).shape[1]  # type: ignore[union-attr]  # _classify_tensors requires classes or scores
     for i in range(num_examples):
         item = result.classifications.add()
         for c in range(num_classes):

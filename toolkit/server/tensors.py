@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
@@ -241,11 +242,11 @@ def from_numpy(array: np.ndarray, *, dtype: int | None = None, tensor_content: b
 _EXTEND_CHUNK = 65536
 
 
-def _extend(field: object, flat: np.ndarray) -> None:
+def _extend(field: Any, flat: np.ndarray) -> None:
     """Append an array to a repeated field through bounded Python lists (``tolist`` of a whole 64 MiB output would
     build 16M Python floats, 512 MB, for a moment)."""
     for start in range(0, flat.size, _EXTEND_CHUNK):
-        field.extend(flat[start:start + _EXTEND_CHUNK].tolist())  # type: ignore[attr-defined]
+        field.extend(flat[start:start + _EXTEND_CHUNK].tolist())
 
 
 def shape_string(shape: tuple[int, ...] | list[int]) -> str:
