@@ -21,6 +21,7 @@ __all__ = [
     "DataType",
     "NUMPY_TO_DATATYPE",
     "ML_DTYPES",
+    "TYPED_FIELD",
     "enum_name",
     "enum_value",
     "type_string",
@@ -60,6 +61,26 @@ NUMPY_TO_DATATYPE: Mapping[str, int] = {
 _DATATYPE_TO_NUMPY_NAME: Mapping[int, str] = {dt: name for name, dt in NUMPY_TO_DATATYPE.items()}
 ML_DTYPES = frozenset({"bfloat16", "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz",
                        "float8_e5m2fnuz"})
+# The typed TensorProto field each dtype's values travel in (Tensor::AsProtoField): half and bfloat16 as raw
+# 16-bit patterns in half_val, complex as (real, imag) pairs.
+TYPED_FIELD: Mapping[int, str] = {
+    DataType.DT_FLOAT: "float_val",
+    DataType.DT_DOUBLE: "double_val",
+    DataType.DT_INT32: "int_val",
+    DataType.DT_INT16: "int_val",
+    DataType.DT_INT8: "int_val",
+    DataType.DT_UINT8: "int_val",
+    DataType.DT_UINT16: "int_val",
+    DataType.DT_INT64: "int64_val",
+    DataType.DT_UINT32: "uint32_val",
+    DataType.DT_UINT64: "uint64_val",
+    DataType.DT_BOOL: "bool_val",
+    DataType.DT_HALF: "half_val",
+    DataType.DT_BFLOAT16: "half_val",
+    DataType.DT_COMPLEX64: "scomplex_val",
+    DataType.DT_COMPLEX128: "dcomplex_val",
+    DataType.DT_STRING: "string_val",
+}
 # DataType name -> numpy's name where it differs from the enum's own lower-case tail (``DT_INT64`` -> ``int64``).
 _NUMPY_NAME: Mapping[str, str] = {"DT_STRING": "string", **{DataType.Name(dt): name for name, dt in NUMPY_TO_DATATYPE.items()}}
 # Spellings people write for a dtype that are neither numpy's nor the enum's.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
-from clients.dtypes import type_string
+from clients.dtypes import TYPED_FIELD, type_string
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.rest_json import (
     debug_json,
@@ -458,20 +458,6 @@ def tensors_from_inputs(value: Any, inputs: Mapping[str, int]) -> dict[str, Dens
 # Predict response: TensorProto -> JSON text
 # --------------------------------------------------------------------------------------------------------------
 
-_TYPED_FIELD = {
-    DT.DT_FLOAT: "float_val",
-    DT.DT_DOUBLE: "double_val",
-    DT.DT_INT32: "int_val",
-    DT.DT_INT16: "int_val",
-    DT.DT_INT8: "int_val",
-    DT.DT_UINT8: "int_val",
-    DT.DT_INT64: "int64_val",
-    DT.DT_UINT32: "uint32_val",
-    DT.DT_UINT64: "uint64_val",
-    DT.DT_BOOL: "bool_val",
-}
-
-
 def _pad(values: list[Any] | np.ndarray, count: int, zero: Any) -> Any:
     """TF proto semantics: fewer typed values than elements repeats the last one (none: the zero value)."""
     have = len(values)
@@ -506,8 +492,8 @@ def _output_values(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int],
         if array.size < count:
             raise invalid(f"Output tensor {name} has {array.size} values in tensor_content for shape {shape}")
         return shape, count, array[:count]
-    field = getattr(proto, _TYPED_FIELD[dtype])
-    raw = np.array(field, dtype=np.int64 if _TYPED_FIELD[dtype] == "int_val" else np_dtype)
+    field = getattr(proto, TYPED_FIELD[dtype])
+    raw = np.array(field, dtype=np.int64 if TYPED_FIELD[dtype] == "int_val" else np_dtype)
     if raw.size < count:
         raw = np.array(_pad(raw.tolist(), count, 0), dtype=raw.dtype)
     return shape, count, raw[:count].astype(np_dtype)

@@ -19,28 +19,10 @@ DT = types_pb2
 
 MAX_TENSOR_BYTES = 2**31 - 1  # a decoded request tensor may not exceed what one gRPC message (INT32_MAX) can hold
 
-# The typed field each dtype travels in (Tensor::AsProtoField); bfloat16 as raw 16-bit patterns in half_val.
-_TYPED_FIELDS: dict[int, str] = {
-    DT.DT_FLOAT: "float_val",
-    DT.DT_DOUBLE: "double_val",
-    DT.DT_INT32: "int_val",
-    DT.DT_INT16: "int_val",
-    DT.DT_INT8: "int_val",
-    DT.DT_UINT8: "int_val",
-    DT.DT_UINT16: "int_val",
-    DT.DT_INT64: "int64_val",
-    DT.DT_UINT32: "uint32_val",
-    DT.DT_UINT64: "uint64_val",
-    DT.DT_BOOL: "bool_val",
-    DT.DT_HALF: "half_val",
-    DT.DT_COMPLEX64: "scomplex_val",
-    DT.DT_COMPLEX128: "dcomplex_val",
-    DT.DT_STRING: "string_val",
-    DT.DT_BFLOAT16: "half_val",  # ml_dtypes comes with TensorFlow
-}
-# dtype enum -> (numpy dtype, typed field name), and back (numpy dtype -> dtype enum), from clients.dtypes' table.
+# dtype enum -> (numpy dtype, typed field name), and back (numpy dtype -> dtype enum), from clients.dtypes' tables
+# (bfloat16 needs ml_dtypes, which TensorFlow brings).
 _DTYPES: dict[int, tuple[np.dtype, str]] = {
-    dt: (numpy, field) for dt, field in _TYPED_FIELDS.items() if (numpy := dtypes.numpy_dtype_for(dt)) is not None
+    dt: (numpy, field) for dt, field in dtypes.TYPED_FIELD.items() if (numpy := dtypes.numpy_dtype_for(dt)) is not None
 }
 _NP_TO_DT: dict[np.dtype, int] = {numpy: dt for dt, (numpy, _) in _DTYPES.items()}
 
