@@ -33,6 +33,8 @@ __all__ = [
 
 DataType = tensor_pb2.DataType
 REF_OFFSET = 100  # TensorFlow's DT_FLOAT_REF = 101, ...: the reference twin of each dtype (not in the clients' proto)
+_ENUM_VALUES = frozenset(DataType.values())
+_ENUM_NAMES = frozenset(DataType.keys())
 
 # numpy dtype name -> DataType, for every dtype numpy (or ml_dtypes) knows.
 NUMPY_TO_DATATYPE: Mapping[str, int] = {
@@ -81,7 +83,7 @@ TYPED_FIELD: Mapping[int, str] = {
     DataType.DT_COMPLEX128: "dcomplex_val",
     DataType.DT_STRING: "string_val",
 }
-# DataType name -> numpy's name where it differs from the enum's own lower-case tail (``DT_INT64`` -> ``int64``).
+# DataType name -> numpy's name, for the dtypes numpy knows (the others read as the enum's lower-case tail).
 _NUMPY_NAME: Mapping[str, str] = {"DT_STRING": "string", **{DataType.Name(dt): name for name, dt in NUMPY_TO_DATATYPE.items()}}
 # Spellings people write for a dtype that are neither numpy's nor the enum's.
 _ALIASES: Mapping[str, str] = {"float": "DT_FLOAT", "double": "DT_DOUBLE", "half": "DT_HALF", "string": "DT_STRING",
@@ -95,7 +97,7 @@ def enum_name(dtype: int) -> str:
     value = int(dtype)
     if value in _ENUM_VALUES:
         return DataType.Name(value)
-    if value > REF_OFFSET and value - REF_OFFSET in _ENUM_VALUES and value - REF_OFFSET != DataType.DT_INVALID:
+    if value > REF_OFFSET and value - REF_OFFSET in _ENUM_VALUES:
         return DataType.Name(value - REF_OFFSET) + "_REF"
     return f"DataType({value})"
 
@@ -201,6 +203,3 @@ def datatype_for(dtype: np.dtype[Any]) -> int | None:
         return DataType.DT_STRING
     return NUMPY_TO_DATATYPE.get(dtype.name)
 
-
-_ENUM_VALUES = frozenset(DataType.values())
-_ENUM_NAMES = frozenset(DataType.keys())
