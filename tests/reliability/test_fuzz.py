@@ -1,7 +1,12 @@
 """A seeded fuzz run of REST_COUNT + GRPC_COUNT hostile requests against one live server (raw sockets for REST, a
 bytes-level gRPC channel), asserting: no 5xx (REST; libevent's 501 page for a method outside its list is TF Serving's own answer) and no INTERNAL/UNKNOWN (gRPC, except gRPC's own answer to an
 unparseable message) for client mistakes, every REST error body a JSON object with a string "error", correct
-requests still answered, the server alive, and its peak RSS growth over the run below RSS_BOUND_MIB.
+requests still answered, the server alive, its peak RSS growth over the run below RSS_BOUND_MIB, and no memory kept
+per request. For that last check the corpus runs in an order: first the heavy cases (bodies over HEAVY_BYTES, gzip
+bodies that inflate) and half of the light ones, then the other half of the light ones, which may leave RSS at most
+RETAINED_GROWTH_BOUND_MIB above where the first part left it. The heavy cases settle the allocators' arenas and caches
+(+160-300 MiB here, mostly the 100,000-deep JSON documents' lists and the gzip bombs; repeated runs plateau there), so
+a bound on the whole run's retained RSS would measure that instead of a leak.
 
 Failures are reported per kind with a reproducer (the raw request bytes)."""
 
@@ -12,7 +17,9 @@ import random
 import re
 import time
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
 
 import grpc
 
@@ -24,7 +31,9 @@ REST_COUNT = 6000
 GRPC_COUNT = 4500
 THREADS = 4
 RSS_BOUND_MIB = 768  # peak growth over the run; each gzip bomb may inflate 100 MiB before it is refused
-RETAINED_BOUND_MIB = 256  # RSS after the run, over RSS before it
+_Case = TypeVar("_Case", fuzz.RestCase, fuzz.GrpcCase)
+RETAINED_GROWTH_BOUND_MIB = 32  # over the last part (~5,000 light requests; +3-4 MiB measured): > 6 KiB kept per request
+HEAVY_BYTES = 64 << 10
 
 _SERVER_FAULTS = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS,
                   grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED}
@@ -83,6 +92,11 @@ def _grpc_problem(case: fuzz.GrpcCase, code: grpc.StatusCode, details: str) -> s
     return None
 
 
+def _split(cases: list[_Case], heavy: Callable[[_Case], bool]) -> tuple[list[_Case], list[_Case]]:
+    """The heavy cases and the light ones, each in corpus order."""
+    return [c for c in cases if heavy(c)], [c for c in cases if not heavy(c)]
+
+
 def test_fuzz_rest_and_grpc(half_server) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(SEED)
     rest_cases = fuzz.rest_cases(rng, REST_COUNT)
@@ -119,17 +133,25 @@ def test_fuzz_rest_and_grpc(half_server) -> None:  # type: ignore[no-untyped-def
         kinds[f"gRPC {case.kind}"] += 1
     before = rss.reset_peak(half_server.pid)
     start = time.monotonic()
+    rest_heavy, rest_light = _split(rest_cases, lambda case: len(case.raw) > HEAVY_BYTES or b"gzip" in case.raw[:2048])
+    grpc_heavy, grpc_light = _split(grpc_cases, lambda case: len(case.payload) > HEAVY_BYTES)
+    after_part: list[int] = []
     with ThreadPoolExecutor(THREADS) as pool:
-        list(pool.map(run_grpc, grpc_cases))
-        list(pool.map(run_rest, rest_cases))
+        for grpc_part, rest_part in ((grpc_heavy + grpc_light[::2], rest_heavy + rest_light[::2]),
+                                     (grpc_light[1::2], rest_light[1::2])):
+            list(pool.map(run_grpc, grpc_part))
+            list(pool.map(run_rest, rest_part))
+            after_part.append(rss.rss_kib(half_server.pid))
     elapsed = time.monotonic() - start
     peak_growth = (rss.peak_kib(half_server.pid) - before) / 1024
-    retained = (rss.rss_kib(half_server.pid) - before) / 1024
+    retained = (after_part[1] - before) / 1024
+    last_part_growth = (after_part[1] - after_part[0]) / 1024
     channel.close()
 
     total = len(rest_cases) + len(grpc_cases)
     print(f"\nFUZZ: {total} requests ({len(rest_cases)} REST, {len(grpc_cases)} gRPC) in {elapsed:.1f} s; "
-          f"server peak RSS +{peak_growth:.0f} MiB, retained +{retained:.0f} MiB; "
+          f"server peak RSS +{peak_growth:.0f} MiB, retained +{retained:.0f} MiB, of it {last_part_growth:+.0f} MiB "
+          f"over the last {len(grpc_light[1::2]) + len(rest_light[1::2])} light requests; "
           f"problems: {sum(len(v) for v in problems.values())}")
     print("FUZZ statuses:", dict(sorted(statuses.items())))
     report = []
@@ -139,7 +161,9 @@ def test_fuzz_rest_and_grpc(half_server) -> None:  # type: ignore[no-untyped-def
     assert total >= 10_000
     assert not problems, "\n".join(report)
     assert peak_growth < RSS_BOUND_MIB, f"server peak RSS grew {peak_growth:.0f} MiB"
-    assert retained < RETAINED_BOUND_MIB, f"server RSS stayed {retained:.0f} MiB higher after the run"
+    assert last_part_growth < RETAINED_GROWTH_BOUND_MIB, (
+        f"server RSS grew {last_part_growth:.0f} MiB over the last part of the corpus "
+        f"(after the first part: +{(after_part[0] - before) / 1024:.0f} MiB)")
 
 
 def test_server_still_answers_after_fuzz(half_server) -> None:  # type: ignore[no-untyped-def]

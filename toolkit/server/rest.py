@@ -126,19 +126,20 @@ def _http_date() -> bytes:
     return _date_cache[1]
 
 
-def _gunzip(body: bytes | bytearray) -> tuple[bytes, str]:
+def _gunzip(body: bytes | bytearray) -> tuple[bytes, str, int]:
     """Inflate a gzip body, streaming, stopping at ``MAX_UNCOMPRESSED_BYTES``; on failure the body is empty and
-    a note says why (TF Serving passes an empty body on, whose parse error is "The document is empty")."""
+    a note says why (TF Serving passes an empty body on, whose parse error is "The document is empty"). The third
+    item is how many bytes were inflated, refused or not: what the request made the server allocate."""
     try:
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         data = inflater.decompress(body, MAX_UNCOMPRESSED_BYTES + 1)
         if len(data) > MAX_UNCOMPRESSED_BYTES:
-            return b"", f" (the gzip request body inflates beyond {MAX_UNCOMPRESSED_BYTES} bytes)"
+            return b"", f" (the gzip request body inflates beyond {MAX_UNCOMPRESSED_BYTES} bytes)", len(data)
         if not inflater.eof:
-            return b"", " (the gzip request body is truncated)"
-        return data, ""
+            return b"", " (the gzip request body is truncated)", len(data)
+        return data, "", len(data)
     except zlib.error as exc:
-        return b"", f" (the request body is not valid gzip: {exc})"
+        return b"", f" (the request body is not valid gzip: {exc})", 0
 
 
 class _Connection:
@@ -389,11 +390,12 @@ class _Server:
         if self.draining:
             return Reply(503, error_body("Server is shutting down"), list(_JSON_HEADERS), close=True)
         try:
-            note = ""
+            note, request_bytes = "", len(body)
             if body and "gzip" in (headers.get("Content-Encoding") or "").lower():
-                body, note = _gunzip(body)  # type: ignore[assignment]
+                body, note, inflated = _gunzip(body)  # type: ignore[assignment]
+                request_bytes = max(request_bytes, inflated)
             reply = self.api.handle(method, target, headers, body, note)
-            malloc_trim.after_request(len(body), len(reply.body))
+            malloc_trim.after_request(request_bytes, len(reply.body))
             return reply
         except Exception as exc:
             logger.exception("REST %s %s: unhandled error", method, target)
