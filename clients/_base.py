@@ -1,10 +1,12 @@
-"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, the wait
-loop over ``clients.readiness``, and the call plans.
+"""What all four clients share and that does no I/O: options, the metadata cache, retry bookkeeping, the
+readiness wait over ``clients.readiness``, and the call plans.
 
 A call plan is a generator that builds each request (``Call``: what to send, with which timeout, whether it may
 be retried), yields it, receives the raw answer (or has the transport's error thrown in) and decodes it; it may
-yield a metadata lookup first. Each API call is planned once per transport (``_GrpcBase``/``_RestBase``) and run by
-``SyncDriver._run`` or ``AsyncDriver._run``; the four client classes add only ``_send`` (their I/O).
+yield a metadata lookup first, or a ``Pause`` between polls. Each API call is planned once per transport
+(``_GrpcBase``/``_RestBase``) and run by ``SyncDriver._run`` or ``AsyncDriver._run``; the public methods are made
+once from ``clients._calls`` by ``clients._api``, so the four client classes add only their I/O (``_attach``,
+``_send``, ``close``).
 """
 
 from __future__ import annotations
@@ -55,9 +57,17 @@ class Call:
     timeout: Any = DEFAULT
 
 
-Plan = Generator[Call, Any, T]
+@dataclass(frozen=True)
+class Pause:
+    """A plan's request to wait ``seconds`` before its next Call (between readiness polls)."""
 
-__all__ = ["DEFAULT", "AsyncDriver", "Call", "ClientCore", "ModelLoadError", "Plan", "SyncDriver", "normalize_headers"]
+    seconds: float
+
+
+Plan = Generator["Call | Pause", Any, T]
+
+__all__ = ["DEFAULT", "AsyncDriver", "Call", "ClientCore", "ModelLoadError", "Pause", "Plan", "SyncDriver",
+           "normalize_headers"]
 
 
 def normalize_headers(headers: Mapping[str, str] | Sequence[tuple[str, str]] | None) -> list[tuple[str, str]]:
@@ -181,6 +191,30 @@ class ClientCore:
 
     WAIT_ERRORS = (ModelNotFoundError, UnavailableError, DeadlineExceededError)
 
+    def _status_plan(
+        self, model: str, version: int | None, label: str | None, timeout: Any
+    ) -> Plan[list[ModelVersionStatus]]:
+        raise NotImplementedError  # each transport asks for and decodes the version states
+
+    def _wait_plan(
+        self, model: str, versions: Sequence[int] | None, timeout: float | None, poll_interval: float
+    ) -> Plan[list[ModelVersionStatus]]:
+        """Poll status until ``versions`` (default: any version) are AVAILABLE; a failed load fails at once
+        (``clients.readiness.check_ready``), the deadline with the last status seen."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        last: object = "no answer yet"
+        while True:
+            try:
+                statuses = yield from self._status_plan(model, None, None, self._poll_timeout(deadline))
+                last = statuses
+                if check_ready(model, statuses, versions):
+                    return statuses
+            except self.WAIT_ERRORS as exc:
+                last = exc
+            if deadline is not None and time.monotonic() >= deadline:
+                raise self._not_ready_error(model, versions, timeout, last)
+            yield Pause(_poll_pause(deadline, poll_interval))
+
     def _poll_timeout(self, deadline: float | None) -> Any:
         """Per-status-call timeout while waiting: the client default, cut to what is left of the deadline."""
         if deadline is None:
@@ -189,45 +223,27 @@ class ClientCore:
 
 
 class SyncDriver:
-    """Runs call plans over a blocking ``_send``; ``wait_until_available`` written once over ``status``."""
+    """Runs call plans over a blocking ``_send``."""
 
     def _run(self: Any, plan: Plan[T]) -> T:
-        """Drive ``plan``: send each Call it yields, feed back the answer or throw in the error; its result."""
+        """Drive ``plan``: send each Call it yields (or sleep for a Pause), feed back the answer or throw in the
+        error; its result."""
         try:
-            call = next(plan)
+            step = next(plan)
             while True:
+                if isinstance(step, Pause):
+                    time.sleep(step.seconds)
+                    step = plan.send(None)
+                    continue
                 try:
-                    response = self._send(call)
+                    response = self._send(step)
                 except TfsError as exc:
-                    call = plan.throw(exc)
+                    step = plan.throw(exc)
                 else:
-                    call = plan.send(response)
+                    step = plan.send(response)
         except StopIteration as done:
-            result: T = done.value  # a Plan[T] returns its T
+            result: T = done.value
             return result
-
-    def wait_until_available(
-        self: Any,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            try:
-                statuses: list[ModelVersionStatus] = self.status(model, timeout=self._poll_timeout(deadline))
-                last = statuses
-                if check_ready(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            time.sleep(_poll_pause(deadline, poll_interval))
 
 
 class AsyncDriver:
@@ -236,40 +252,21 @@ class AsyncDriver:
     async def _run(self: Any, plan: Plan[T]) -> T:
         """Drive ``plan`` as ``SyncDriver._run`` does."""
         try:
-            call = next(plan)
+            step = next(plan)
             while True:
+                if isinstance(step, Pause):
+                    await asyncio.sleep(step.seconds)
+                    step = plan.send(None)
+                    continue
                 try:
-                    response = await self._send(call)
+                    response = await self._send(step)
                 except TfsError as exc:
-                    call = plan.throw(exc)
+                    step = plan.throw(exc)
                 else:
-                    call = plan.send(response)
+                    step = plan.send(response)
         except StopIteration as done:
-            result: T = done.value  # a Plan[T] returns its T
+            result: T = done.value
             return result
-
-    async def wait_until_available(
-        self: Any,
-        model: str,
-        versions: Sequence[int] | None = None,
-        *,
-        timeout: float | None = 60.0,
-        poll_interval: float = 0.25,
-    ) -> list[ModelVersionStatus]:
-        """Poll status until ``versions`` (default: any version) are AVAILABLE; fail fast on a failed load."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        last: object = "no answer yet"
-        while True:
-            try:
-                statuses: list[ModelVersionStatus] = await self.status(model, timeout=self._poll_timeout(deadline))
-                last = statuses
-                if check_ready(model, statuses, versions):
-                    return statuses
-            except self.WAIT_ERRORS as exc:
-                last = exc
-            if deadline is not None and time.monotonic() >= deadline:
-                raise self._not_ready_error(model, versions, timeout, last)
-            await asyncio.sleep(_poll_pause(deadline, poll_interval))
 
 
 def _poll_pause(deadline: float | None, poll_interval: float) -> float:

@@ -16,13 +16,11 @@ import grpc
 import numpy as np
 
 from clients import _wire
+from clients._api import AsyncGrpcApi, SyncGrpcApi
 from clients._base import (
-    DEFAULT,
-    AsyncDriver,
     Call,
     ClientCore,
     Plan,
-    SyncDriver,
     Timeout,
 )
 from clients.errors import (
@@ -117,14 +115,15 @@ class _GrpcBase(ClientCore):
         self,
         target: str,
         *,
-        timeout: Timeout,
-        retry: Retry | None,
-        tls: TLS | None,
-        headers: Any,
-        keepalive: Keepalive | None,
-        reconnect: Reconnect | None,
-        validate: bool,
-        options: Sequence[tuple[str, Any]],
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        reconnect: Reconnect | None = None,
+        validate: bool = False,
+        options: Sequence[tuple[str, Any]] = (),
+        channel: Any = None,
     ) -> None:
         target, tls = _split_target(target, tls)
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
@@ -132,6 +131,11 @@ class _GrpcBase(ClientCore):
         self.reconnect = reconnect if reconnect is not None else Reconnect()
         self._metadata = tuple((key.lower(), value) for key, value in self.headers) or None
         self._options = _channel_options(self.keepalive, self.reconnect, tls, options)
+        self._attach(channel)
+
+    def _attach(self, channel: Any) -> None:
+        """Use ``channel``, or open this client's own when it is None (each I/O class knows how and when)."""
+        raise NotImplementedError
 
     @property
     def target(self) -> str:
@@ -259,7 +263,7 @@ class _GrpcBase(ClientCore):
         return _wire.reload_config_result((yield Call("HandleReloadConfigRequest", request, timeout=timeout)))
 
 
-class GrpcClient(SyncDriver, _GrpcBase):
+class GrpcClient(SyncGrpcApi, _GrpcBase):
     """Synchronous TF Serving client over gRPC. numpy in, ``dict[str, np.ndarray]`` out; no TensorFlow needed.
 
     ``reconnect``: the channel's reconnect backoff (default ``Reconnect()``: 0.1 s growing to at most 1 s, so the
@@ -267,24 +271,7 @@ class GrpcClient(SyncDriver, _GrpcBase):
     (e.g. ``clients.testing.FakeServer.grpc_channel()``).
     """
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retry: Retry | None = None,
-        tls: TLS | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        keepalive: Keepalive | None = None,
-        reconnect: Reconnect | None = None,
-        validate: bool = False,
-        options: Sequence[tuple[str, Any]] = (),
-        channel: Any = None,
-    ) -> None:
-        super().__init__(
-            target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            reconnect=reconnect, validate=validate, options=options,
-        )
+    def _attach(self, channel: Any) -> None:
         self._channel = channel if channel is not None else self._open_channel(grpc)
         self._stub = self._stubs(self._channel)
 
@@ -315,87 +302,6 @@ class GrpcClient(SyncDriver, _GrpcBase):
         except grpc.FutureTimeoutError:
             pass
 
-    # ------------------------------------------------------------------------------------------------ the API
-    def predict(
-        self,
-        inputs: Mapping[str, Any] | Any,
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        output_filter: Sequence[str] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, np.ndarray]:
-        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
-        return self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
-
-    def classify(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> ClassifyResult:
-        """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        return self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
-
-    def regress(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> np.ndarray:
-        """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        return self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
-
-    def multi_inference(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        tasks: Mapping[str, str],
-        version: int | None = None,
-        label: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, ClassifyResult | np.ndarray]:
-        """Run several classify/regress signatures on the same examples in one call (gRPC only).
-
-        ``tasks`` maps signature name -> ``"classify"`` or ``"regress"``; the result is keyed by signature name.
-        """
-        return self._run(self._multi_inference_plan(examples, model, tasks, version, label, context, timeout))
-
-    def metadata(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> ModelMetadata:
-        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        return self._run(self._metadata_plan(model, version, label, timeout))
-
-    def status(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> list[ModelVersionStatus]:
-        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        return self._run(self._status_plan(model, version, label, timeout))
-
-    def reload_config(
-        self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
-    ) -> dict[str, int]:
-        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried).
-
-        Blocks until newly added models are available, as TF Serving does. Returns requested metric increases.
-        """
-        return self._run(self._reload_config_plan(config, metric_names, timeout))
-
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Close the channel (idempotent)."""
@@ -410,27 +316,10 @@ class GrpcClient(SyncDriver, _GrpcBase):
         self.close()
 
 
-class AsyncGrpcClient(AsyncDriver, _GrpcBase):
+class AsyncGrpcClient(AsyncGrpcApi, _GrpcBase):
     """The same API as GrpcClient on ``grpc.aio``: every method is a coroutine."""
 
-    def __init__(
-        self,
-        target: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retry: Retry | None = None,
-        tls: TLS | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        keepalive: Keepalive | None = None,
-        reconnect: Reconnect | None = None,
-        validate: bool = False,
-        options: Sequence[tuple[str, Any]] = (),
-        channel: Any = None,
-    ) -> None:
-        super().__init__(
-            target, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            reconnect=reconnect, validate=validate, options=options,
-        )
+    def _attach(self, channel: Any) -> None:
         self._channel = channel
         self._stub: dict[str, Any] | None = self._stubs(channel) if channel is not None else None
 
@@ -471,87 +360,6 @@ class AsyncGrpcClient(AsyncDriver, _GrpcBase):
             await asyncio.wait_for(ready(), timeout=window)
         except TimeoutError:
             pass
-
-    # ------------------------------------------------------------------------------------------------ the API
-    async def predict(
-        self,
-        inputs: Mapping[str, Any] | Any,
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        output_filter: Sequence[str] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, np.ndarray]:
-        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
-        return await self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
-
-    async def classify(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> ClassifyResult:
-        """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        return await self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
-
-    async def regress(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> np.ndarray:
-        """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        return await self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
-
-    async def multi_inference(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        tasks: Mapping[str, str],
-        version: int | None = None,
-        label: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, ClassifyResult | np.ndarray]:
-        """Run several classify/regress signatures on the same examples in one call (gRPC only).
-
-        ``tasks`` maps signature name -> ``"classify"`` or ``"regress"``; the result is keyed by signature name.
-        """
-        return await self._run(self._multi_inference_plan(examples, model, tasks, version, label, context, timeout))
-
-    async def metadata(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> ModelMetadata:
-        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        return await self._run(self._metadata_plan(model, version, label, timeout))
-
-    async def status(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> list[ModelVersionStatus]:
-        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        return await self._run(self._status_plan(model, version, label, timeout))
-
-    async def reload_config(
-        self, config: Any, *, metric_names: Sequence[str] = (), timeout: Timeout = DEFAULT
-    ) -> dict[str, int]:
-        """Replace the server's model list (ModelServerConfig message or text proto; gRPC only, never retried).
-
-        Blocks until newly added models are available, as TF Serving does. Returns requested metric increases.
-        """
-        return await self._run(self._reload_config_plan(config, metric_names, timeout))
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:

@@ -18,13 +18,11 @@ import httpx
 import numpy as np
 
 from clients import _wire, json_codec
+from clients._api import AsyncApi, SyncApi
 from clients._base import (
-    DEFAULT,
-    AsyncDriver,
     Call,
     ClientCore,
     Plan,
-    SyncDriver,
     Timeout,
 )
 from clients.errors import (
@@ -90,14 +88,15 @@ class _RestBase(ClientCore):
         self,
         base_url: str,
         *,
-        timeout: Timeout,
-        retry: Retry | None,
-        tls: TLS | None,
-        headers: Any,
-        keepalive: Keepalive | None,
-        validate: bool,
-        row_format: bool,
-        max_connections: int,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retry: Retry | None = None,
+        tls: TLS | None = None,
+        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        keepalive: Keepalive | None = None,
+        validate: bool = False,
+        row_format: bool = False,
+        max_connections: int = 10,
+        transport: httpx.BaseTransport | httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
         self.endpoint = _base_url(base_url, tls)
@@ -108,6 +107,11 @@ class _RestBase(ClientCore):
             keepalive_expiry=self.keepalive.idle,
         )
         self._verify: Any = tls.ssl_context() if tls is not None else True
+        self._attach(transport)
+
+    def _attach(self, transport: Any) -> None:
+        """Open the HTTP connection pool over ``transport`` (None: the network); each I/O class its own kind."""
+        raise NotImplementedError
 
     @property
     def base_url(self) -> str:
@@ -183,31 +187,14 @@ class _RestBase(ClientCore):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
 
-class RestClient(SyncDriver, _RestBase):
+class RestClient(SyncApi, _RestBase):
     """Synchronous TF Serving client over the REST API. numpy in, ``dict[str, np.ndarray]`` out.
 
     ``row_format=True`` sends ``instances`` instead of columnar ``inputs``. ``transport``: an httpx transport to
     use instead of the network (e.g. ``clients.testing.FakeServer.rest_transport()`` or ``httpx.MockTransport``).
     """
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retry: Retry | None = None,
-        tls: TLS | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        keepalive: Keepalive | None = None,
-        validate: bool = False,
-        row_format: bool = False,
-        max_connections: int = 10,
-        transport: httpx.BaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            validate=validate, row_format=row_format, max_connections=max_connections,
-        )
+    def _attach(self, transport: Any) -> None:
         if transport is None:
             transport = httpx.HTTPTransport(
                 verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
@@ -237,63 +224,6 @@ class RestClient(SyncDriver, _RestBase):
             time.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
         raise AssertionError("unreachable")  # pragma: no cover
 
-    # ------------------------------------------------------------------------------------------------ the API
-    def predict(
-        self,
-        inputs: Mapping[str, Any] | Any,
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        output_filter: Sequence[str] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, np.ndarray]:
-        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
-
-        ``output_filter`` is applied on the client (TF Serving's REST API has none)."""
-        return self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
-
-    def classify(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> ClassifyResult:
-        """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        return self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
-
-    def regress(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> np.ndarray:
-        """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        return self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
-
-    def metadata(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> ModelMetadata:
-        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        return self._run(self._metadata_plan(model, version, label, timeout))
-
-    def status(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> list[ModelVersionStatus]:
-        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        return self._run(self._status_plan(model, version, label, timeout))
-
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
         """Close the connection pool (idempotent)."""
@@ -317,27 +247,10 @@ def _examples(examples: Any) -> Sequence[Mapping[str, Any]]:
     return examples
 
 
-class AsyncRestClient(AsyncDriver, _RestBase):
+class AsyncRestClient(AsyncApi, _RestBase):
     """The same API as RestClient on ``httpx.AsyncClient``: every method is a coroutine."""
 
-    def __init__(
-        self,
-        base_url: str,
-        *,
-        timeout: Timeout = DEFAULT_TIMEOUT,
-        retry: Retry | None = None,
-        tls: TLS | None = None,
-        headers: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
-        keepalive: Keepalive | None = None,
-        validate: bool = False,
-        row_format: bool = False,
-        max_connections: int = 10,
-        transport: httpx.AsyncBaseTransport | None = None,
-    ) -> None:
-        super().__init__(
-            base_url, timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive,
-            validate=validate, row_format=row_format, max_connections=max_connections,
-        )
+    def _attach(self, transport: Any) -> None:
         if transport is None:
             transport = httpx.AsyncHTTPTransport(
                 verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
@@ -366,63 +279,6 @@ class AsyncRestClient(AsyncDriver, _RestBase):
                 error = _map_transport_error(exc, f"{method} {path}")
             await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
         raise AssertionError("unreachable")  # pragma: no cover
-
-    # ------------------------------------------------------------------------------------------------ the API
-    async def predict(
-        self,
-        inputs: Mapping[str, Any] | Any,
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        output_filter: Sequence[str] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> dict[str, np.ndarray]:
-        """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
-
-        ``output_filter`` is applied on the client (TF Serving's REST API has none)."""
-        return await self._run(self._predict_plan(inputs, model, version, label, signature, output_filter, timeout))
-
-    async def classify(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> ClassifyResult:
-        """Classify tf.Example feature dicts; one list of (label, score) per example."""
-        return await self._run(self._classify_plan(examples, model, version, label, signature, context, timeout))
-
-    async def regress(
-        self,
-        examples: Sequence[Mapping[str, Any]],
-        model: str,
-        *,
-        version: int | None = None,
-        label: str | None = None,
-        signature: str | None = None,
-        context: Mapping[str, Any] | None = None,
-        timeout: Timeout = DEFAULT,
-    ) -> np.ndarray:
-        """Regress tf.Example feature dicts; a float32 array with one value per example."""
-        return await self._run(self._regress_plan(examples, model, version, label, signature, context, timeout))
-
-    async def metadata(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> ModelMetadata:
-        """The model's signatures (names, dtypes, shapes). Refreshes the client's signature cache."""
-        return await self._run(self._metadata_plan(model, version, label, timeout))
-
-    async def status(
-        self, model: str, *, version: int | None = None, label: str | None = None, timeout: Timeout = DEFAULT
-    ) -> list[ModelVersionStatus]:
-        """Version states (newest first, as the server lists them). TF Serving ignores ``label`` here."""
-        return await self._run(self._status_plan(model, version, label, timeout))
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import importlib
 from types import ModuleType
 
+from toolkit.errors import EXIT_SETUP, ToolkitError
 
-class MissingExtraError(ImportError):
-    """An optional dependency is not installed; the message names the pip extra that brings it."""
+
+class MissingExtraError(ToolkitError, ImportError):
+    """An optional dependency is not installed; the message names the pip extra that brings it (exit status 2)."""
+
+    exit_code = EXIT_SETUP
 
 
 def require(module: str, extra: str = "toolkit", *, purpose: str = "") -> ModuleType:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from toolkit._extras import require
+from toolkit.errors import ToolkitError
 
 # TF2 object-based checkpoints keep their object graph as a string "variable" under this key; it is metadata.
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
@@ -24,7 +25,7 @@ SUMMARY_THRESHOLD = 20  # tensors with more elements are summarised
 FIRST_ELEMENTS = 10
 
 
-class CheckpointError(ValueError):
+class CheckpointError(ToolkitError, ValueError):
     """The path is not a readable checkpoint, or a variable does not exist; the message says which."""
 
 

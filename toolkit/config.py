@@ -26,6 +26,7 @@ from toolkit.deployment import (
     SpecError,
     load_spec,
 )
+from toolkit.errors import ToolkitError
 from toolkit.protos import serving_config_pb2
 from toolkit.repository import host_model_dir, list_versions
 from toolkit.versions import VersionPolicy
@@ -38,7 +39,7 @@ LOCAL_DIR = ".tfs"
 LOCAL_MODELS_CONFIG = "models.local.config"
 
 
-class ConfigError(ValueError):
+class ConfigError(ToolkitError, ValueError):
     """The deployment cannot be turned into a config TF Serving would accept; says which model and why."""
 
 

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from toolkit.errors import ToolkitError
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -33,7 +35,7 @@ LABEL_PATTERN = re.compile(r"^[A-Za-z0-9_]+$")
 PolicyKind = Literal["latest", "all", "specific"]
 
 
-class SpecError(ValueError):
+class SpecError(ToolkitError, ValueError):
     """The deployment spec is invalid; the message names the field, what was expected and what was found."""
 
 

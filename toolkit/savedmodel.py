@@ -13,12 +13,13 @@ from typing import Any
 
 from clients.dtypes import enum_name
 from clients.types import TensorSpec
+from toolkit.errors import ToolkitError
 
 SAVED_MODEL_PB = "saved_model.pb"
 INIT_OP_SIGNATURE = "__saved_model_init_op"
 
 
-class SavedModelError(ValueError):
+class SavedModelError(ToolkitError, ValueError):
     """The folder is not a readable SavedModel; the message says what is missing."""
 
 

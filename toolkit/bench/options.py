@@ -8,12 +8,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+from toolkit.errors import ToolkitError
+
 PROTOCOLS = ("grpc", "rest")
 ARRIVALS = ("constant", "poisson")
+EXIT_BAD_OPTION = 3
+"""The exit status of ``tfs bench`` for an option value that cannot work (0, 1 and 2 are the report's)."""
 
 
-class BadOption(ValueError):
-    """An option value that cannot work: the message names the option, the expected and the got value."""
+class BadOption(ToolkitError, ValueError):
+    """An option value that cannot work: the message names the option, the expected and the got value (exit 3)."""
+
+    exit_code = EXIT_BAD_OPTION
 
     def __init__(self, option: str, expected: str, got: object) -> None:
         super().__init__(f"{option}: expected {expected}, got {got!r}")

@@ -17,7 +17,7 @@ from typing import Any
 from toolkit.bench.options import BenchOptions, Level
 from toolkit.bench.stats import WindowStats
 
-EXIT_OK, EXIT_ERRORS, EXIT_UNSTABLE, EXIT_BAD_OPTION = 0, 1, 2, 3
+EXIT_OK, EXIT_ERRORS, EXIT_UNSTABLE = 0, 1, 2  # EXIT_BAD_OPTION (3): toolkit.bench.options
 LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max", "mean")
 CSV_COLUMNS = ("protocol", "mode", "level", "status", "requests", "ok", "errors", "error_rate", "throughput_rps",
                *(f"latency_{k}_ms" for k in LATENCY_KEYS), "encode_ms", "wait_ms", "decode_ms", "windows",

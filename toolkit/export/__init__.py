@@ -3,7 +3,8 @@
 The flow: write the SavedModel into a hidden staging folder; check its signature against the declared specs; run
 it on the sample inputs in a clean process and compare with the expected outputs; keep the sample data and a TF
 Serving warmup file inside the version; fsync; rename the staging folder to the version number. Any failure
-removes the staging folder and publishes nothing.
+removes the staging folder and publishes nothing. Each step (``progress.STEPS``) is told to an optional
+``ExportProgress`` reporter as it starts and ends; the exporter itself prints nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from clients.types import TensorSpec
 from toolkit.custom_ops import describe, find_custom_ops
 from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
+from toolkit.export.progress import STEPS, ExportProgress, StepReporter
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
 from toolkit.export.sources import (
     copy_saved_model,
@@ -44,8 +46,10 @@ __all__ = [
     "Checkpoint",
     "CustomOpsError",
     "ExportError",
+    "ExportProgress",
     "FrozenGraph",
     "ExportResult",
+    "STEPS",
     "SpecMismatchError",
     "TensorSpec",
     "ValidationError",
@@ -90,10 +94,25 @@ def _check_jit_source(model: Any) -> None:
                       f"functions are traced again with jit_compile=True), got {got}")
 
 
+def _is_model_file(model: Any) -> bool:
+    """A path that is not a folder: a model file to load (the ``load`` step) before it is saved."""
+    return isinstance(model, (str, Path)) and not Path(model).is_dir()
+
+
+def _load_model_file(path: Path) -> Any:
+    """The Keras model in a .keras / .h5 file."""
+    if path.suffix not in (".keras", ".h5", ".hdf5"):
+        raise ExportError(f"{path}: expected a SavedModel folder or a .keras / .h5 file")
+    if not path.is_file():
+        raise ExportError(f"{path}: no such Keras file")
+    return load_keras_file(path)
+
+
 def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] | None,
                   signatures: Mapping[str, Any] | None, extra_signatures: Mapping[str, Any] | None,
                   jit_compile: bool = False) -> Any:
-    """Write the model into ``staging``; returns the in-memory Keras model when there is one (for reference)."""
+    """Write the model (already loaded if it was a file) into ``staging``; returns the in-memory Keras model when
+    there is one (for reference)."""
     if isinstance(model, (FrozenGraph, Checkpoint)):
         if name_mapping or extra_signatures or signatures:
             raise ExportError("TF1 graphs take their signature from inputs=/outputs= aliases; name_mapping and "
@@ -105,18 +124,11 @@ def _write_source(model: Any, staging: Path, *, name_mapping: Mapping[str, str] 
         return None
     if isinstance(model, (str, Path)):
         path = Path(model)
-        if path.is_dir():
-            if name_mapping or extra_signatures or signatures:
-                raise ExportError(f"{path}: an existing SavedModel is re-published as is; name_mapping and extra "
-                                  "signatures apply to Keras models and tf.Modules only")
-            copy_saved_model(path, staging)
-            return None
-        if path.suffix in (".keras", ".h5", ".hdf5"):
-            if not path.is_file():
-                raise ExportError(f"{path}: no such Keras file")
-            model = load_keras_file(path)
-        else:
-            raise ExportError(f"{path}: expected a SavedModel folder or a .keras / .h5 file")
+        if name_mapping or extra_signatures or signatures:
+            raise ExportError(f"{path}: an existing SavedModel is re-published as is; name_mapping and extra "
+                              "signatures apply to Keras models and tf.Modules only")
+        copy_saved_model(path, staging)
+        return None
     if is_keras_model(model):
         write_keras(model, staging, name_mapping, extra_signatures, jit_compile)
         return model
@@ -147,6 +159,7 @@ def export_model(
     allow_custom_ops: bool = False,
     op_libraries: Iterable[str | Path] = (),
     jit_compile: bool = False,
+    progress: ExportProgress | None = None,
 ) -> ExportResult:
     """Export ``model`` as version ``version`` (default: next integer) of ``name`` under ``repository``.
 
@@ -158,6 +171,7 @@ def export_model(
     anything is wrong. A model using ops stock TF Serving lacks is refused unless ``allow_custom_ops``;
     ``op_libraries`` (``.so`` files) are loaded with ``tf.load_op_library`` by the validating process.
     ``jit_compile`` exports the serving functions with ``jit_compile=True``, compiled once at export.
+    ``progress`` is told each step (``STEPS``) as it starts and ends.
     """
     libraries = [str(Path(p).resolve()) for p in op_libraries]
     if jit_compile:
@@ -171,7 +185,12 @@ def export_model(
 
     created_model_dir = not target_model_dir.exists()
     staging = new_staging_dir(target_model_dir, version)
+    steps = StepReporter(progress)
     try:
+        if _is_model_file(model):
+            steps.begin("load")
+            model = _load_model_file(Path(model))
+        steps.begin("save")
         keras_model = _write_source(model, staging, name_mapping=name_mapping, signatures=signatures,
                                     extra_signatures=extra_signatures, jit_compile=jit_compile)
         sigs = read_signatures(staging, tags)
@@ -197,6 +216,7 @@ def export_model(
             if expected_outputs is None and kept.expected:
                 expected_outputs, rtol, atol = kept.expected, kept.rtol, kept.atol
             notes.append("validated with the test data kept inside the source SavedModel")
+        steps.begin("validate")
         if sample_inputs is None:
             inputs = synthesize_inputs(signature.inputs)
             outputs = run_in_clean_process(staging, signature_name, inputs, tags, libraries)
@@ -218,13 +238,17 @@ def export_model(
                 validated_with = "outputs recorded"
                 notes.append("no expected outputs: the exported model's own outputs were recorded as the reference")
             validate_outputs(outputs, signature, expected, rtol, atol)
+            if persist_test_data or warmup:
+                steps.begin("warmup")
             if persist_test_data:
                 save_test_data(staging, TestData(inputs, expected or outputs, signature_name, rtol, atol))
                 persisted = True
             if warmup:
                 warmup_records = write_warmup_file(staging, name, signature_name, inputs)
 
+        steps.begin("publish")
         publish(staging, target, force=force)
+        steps.end()
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         if created_model_dir:  # a failed first export leaves no empty model folder behind

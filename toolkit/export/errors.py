@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from toolkit.errors import ToolkitError
 
-class ExportError(Exception):
+
+class ExportError(ToolkitError):
     """An export failed before publishing; the repository is unchanged."""
 
 

@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator, Sequence
 from typing import IO
 
+from toolkit.errors import ToolkitError
+
 SETUP_EXIT = 2
 """kubectl missing, no context: the run could not start (as ``tfs smoke``'s usage/config errors)."""
 DEPLOY_EXIT = 1
@@ -24,7 +26,7 @@ INSTALL_HINT = "install it (https://kubernetes.io/docs/tasks/tools/) or pass --k
 STDERR_LINES = 12
 
 
-class KubectlError(Exception):
+class KubectlError(ToolkitError):
     """A kubectl step failed; ``exit_code`` is 2 when the run could not start, 1 when the deployment failed."""
 
     def __init__(self, message: str, exit_code: int = DEPLOY_EXIT) -> None:

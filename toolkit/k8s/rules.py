@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from toolkit.errors import ToolkitError
 from toolkit.k8s import names
 
 NAME_RULES = {
@@ -20,7 +21,7 @@ STANDARD_RESOURCES = {"cpu", "memory", "ephemeral-storage", "storage"}
 MODEL_PATH = re.compile(r"^/v1/models/([^/:]+)(?:/(?:versions/\d+|labels/[^/:]+))?(?:/metadata)?$")
 
 
-class ManifestError(ValueError):
+class ManifestError(ToolkitError, ValueError):
     """A rendered object an API server or TF Serving would refuse; names the object, the field and the value."""
 
 

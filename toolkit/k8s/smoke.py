@@ -113,7 +113,7 @@ def run_cluster_smoke(kubectl: Kubectl, spec: DeploymentSpec, deploy_dir: Path, 
                       cluster: ClusterOptions, echo: Callable[[str], None] = print) -> Report:
     """Apply, wait, forward, smoke; returns one report over every target. kubectl failures raise KubectlError."""
     from toolkit._quiet_tf import import_tensorflow_quietly
-    from toolkit.smoke.cli import open_clients
+    from toolkit.smoke.connect import open_clients
 
     repository = deploy_dir / "models"
     try:
@@ -148,12 +148,10 @@ def run_cluster_smoke(kubectl: Kubectl, spec: DeploymentSpec, deploy_dir: Path, 
             try:
                 where = {"source": f"kubectl port-forward {resource} -n {target.namespace}", "grpc": grpc,
                          "rest": rest}
-                # open_clients (toolkit/smoke/cli.py, moving on the `cli` branch) is typed dict[str, object] for now
-                part = SmokeRunner(clients, smoke, targets=where).run(  # type: ignore[arg-type]
-                    [p for p in plans if p.name in target.models])
+                part = SmokeRunner(clients, smoke, targets=where).run([p for p in plans if p.name in target.models])
             finally:
                 for client in clients.values():
-                    client.close()  # type: ignore[attr-defined]  # open_clients' dict[str, object], as above
+                    client.close()
         report.results.extend(part.results)
         report.targets.update(part.targets if len(targets) == 1 else
                               {f"{target.wait} {key}": value for key, value in part.targets.items()})

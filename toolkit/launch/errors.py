@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from clients import errors as clients_errors
+from toolkit.errors import ToolkitError
 
 
-class LaunchError(RuntimeError):
+class LaunchError(ToolkitError, RuntimeError):
     """Starting, finding or stopping the server failed; the message is actionable."""
 
 

@@ -13,12 +13,15 @@ from pathlib import Path
 
 from toolkit.config import ConfigError, read_model_server_config
 from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelSpec
+from toolkit.errors import EXIT_SETUP, ToolkitError
 from toolkit.repository import host_model_dir, list_versions
 from toolkit.versions import VersionPolicy
 
 
-class PlanError(ValueError):
+class PlanError(ToolkitError, ValueError):
     """The smoke run cannot be set up (no target, no config, unknown model); a usage error, exit status 2."""
+
+    exit_code = EXIT_SETUP
 
 
 @dataclass(frozen=True)

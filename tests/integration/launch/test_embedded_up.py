@@ -47,6 +47,12 @@ def test_embedded_up_status_logs_down(tmp_path: Path, half_plus_two_src: Path) -
         assert status.returncode == 0, status.stderr
         row = next(line for line in status.stdout.splitlines() if "half" in line)
         assert "AVAILABLE" in row and "stable" in row and " 1 " in row
+        as_json = run_tfs("status", "--deploy-dir", str(deploy), "--json", env=env)
+        assert as_json.returncode == 0, as_json.stderr
+        document = json.loads(as_json.stdout)
+        assert document["endpoints"]["rest"] == f"http://127.0.0.1:{rest_port}"
+        assert document["models"] == [{"name": "half", "error": None, "labels": {"stable": 1}, "versions": [
+            {"version": 1, "state": "AVAILABLE", "error_code": "OK", "error_message": "", "labels": ["stable"]}]}]
         logs = run_tfs("logs", "--deploy-dir", str(deploy), env=env)
         assert logs.returncode == 0 and "--- tfs up:" in logs.stdout and "toolkit.server" in logs.stdout
         follower = subprocess.Popen(

@@ -175,7 +175,7 @@ def test_pull_progress_tracks_each_layer() -> None:
     from rich.console import Console
     from rich.progress import Progress
 
-    from toolkit.launch.cli import _PullBar
+    from toolkit.cli.up import _PullBar
 
     progress = Progress(console=Console(file=io.StringIO()))
     bar = _PullBar(progress)
@@ -189,16 +189,15 @@ def test_pull_progress_tracks_each_layer() -> None:
     assert set(bar.tasks) == {"aaa", "bbb"}  # the "Pulling from" line is not a layer
 
 
-def test_status_of_an_unreachable_server_says_so(tmp_path: Path) -> None:
-    from click.testing import CliRunner
-
+def test_status_of_an_unreachable_server_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from tests.support.live_server import free_port
-    from toolkit.launch.cli import status_command
+    from toolkit.cli import main
 
     deploy, _ = make_deploy(tmp_path, {"m": [1]})
     (deploy / "deployment.toml").write_text('[[models]]\nname = "m"\n')
-    result = CliRunner().invoke(status_command, ["--deploy-dir", str(deploy), "--rest", f"http://127.0.0.1:{free_port()}"])
-    assert result.exit_code == 1
-    assert "unreachable" in result.output and "ConnectError" in result.output
-    none = CliRunner().invoke(status_command, ["--deploy-dir", str(deploy)])
-    assert none.exit_code == 1 and "no endpoints recorded" in none.output
+    exit_code = main(["status", "--deploy-dir", str(deploy), "--rest", f"http://127.0.0.1:{free_port()}"])
+    output = capsys.readouterr().out
+    assert exit_code == 1
+    assert "unreachable" in output and "ConnectError" in output
+    none = main(["status", "--deploy-dir", str(deploy)])
+    assert none == 1 and "no endpoints recorded" in capsys.readouterr().err

@@ -15,7 +15,7 @@ from clients.types import TensorSpec
 from toolkit.cli import main
 from toolkit.export.testdata import TestData, save_test_data
 from toolkit.savedmodel import Signature
-from toolkit.smoke import cli as smoke_cli
+from toolkit.smoke import connect as smoke_connect
 from toolkit.smoke import runner as smoke_runner
 
 CONFIG = """model_config_list { config { name: "half" base_path: "/models/half" model_platform: "tensorflow"
@@ -40,7 +40,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
     server.add_signature("half", lambda i: {"y": 0.5 * i["x"] + 2}, inputs={"x": (np.float32, (None,))},
                          outputs={"y": (np.float32, (None,))})
     server.set_labels("half", {"stable": 1})
-    monkeypatch.setattr(smoke_cli, "open_clients",
+    monkeypatch.setattr(smoke_connect, "open_clients",
                         lambda grpc, rest, timeout: {"grpc": server.grpc_client(), "rest": server.rest_client()})
     signature = Signature("serving_default", "tensorflow/serving/predict", {"x": TensorSpec("x", "float32", (None,))},
                           {"y": TensorSpec("y", "float32", (None,))})

@@ -38,6 +38,8 @@ def test_export_inspect_and_config_end_to_end(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert result["version"] == 1 and result["warmup_records"] == 4 and result["persisted_test_data"]
+    # piped: no live display of the steps (the stderr holds none of their descriptions, nor escape codes)
+    assert "validate in a clean process" not in proc.stderr and "\x1b[" not in proc.stderr, proc.stderr
     proc = run_tfs("inspect", str(deploy / "models" / "planet"), "--json")
     assert proc.returncode == 0, proc.stderr
     # TensorFlow's native start-up lines (absl pre-init logging, cuInit on GPU-less hosts) are kept off stderr
@@ -60,3 +62,26 @@ def test_inspect_of_a_non_model_is_a_clear_error(tmp_path: Path) -> None:
     proc = run_tfs("inspect", str(tmp_path))
     assert proc.returncode == 1
     assert "not a SavedModel (no saved_model.pb" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_gate_commands_run_with_tensorflow_unimportable(tmp_path: Path) -> None:
+    """`tfs status`, `bench` and `smoke` as the light gate install runs them: importing TensorFlow would fail."""
+    code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['tensorflow_serving'] = None\n"
+            "from toolkit.cli import main\n"
+            f"print(main(['status', '--deploy-dir', {str(tmp_path)!r}, '--rest', 'http://127.0.0.1:9', '--json']))\n"
+            "print(main(['bench', '--model', 'm', '--grpc', '127.0.0.1:9', '--window', '0']))\n"
+            f"print(main(['smoke', '--grpc', '127.0.0.1:9', '--deploy-dir', {str(tmp_path)!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.stdout.split() == ["1", "3", "2"], proc.stdout + proc.stderr  # each command's own refusal
+    assert "deployment spec not found" in proc.stderr and "--window: expected a number > 0" in proc.stderr
+    assert "no models to check" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_without_click_the_cli_names_the_extra_to_install() -> None:
+    code = ("import sys; sys.modules['click'] = None\n"
+            "from toolkit.cli import main\n"
+            "print(main(['export', '--example', 'planet']))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "2", proc.stdout + proc.stderr
+    assert proc.stderr.strip() == ("Error: 'click' is needed for the tfs command line but is not installed: "
+                                   "pip install 'tfs-toolkit[toolkit]'")

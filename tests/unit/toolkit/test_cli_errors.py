@@ -136,7 +136,7 @@ def test_inspect_of_a_file_or_missing_path(tmp_path: Path) -> None:
 
 def test_npy_content_under_an_npz_name_is_the_single_input(files: Path) -> None:
     """numpy reads by content, not suffix: an .npy saved as x.npz is one array, not a crash."""
-    from toolkit.commands.common import load_arrays
+    from toolkit.cli._common import load_arrays
 
     arrays = load_arrays(files / "npy_named.npz", "--sample-inputs")
     assert list(arrays) == ["arr_0"] and arrays["arr_0"].shape == (2, 3)
@@ -157,7 +157,7 @@ def test_rename_of_an_unknown_name_lists_inputs_and_outputs() -> None:
 
 
 def test_default_model_name_of_a_version_folder_is_its_model_folder(tmp_path: Path) -> None:
-    from toolkit.commands.export_cmd import default_name
+    from toolkit.cli.export import default_name
 
     (tmp_path / "planet" / "3").mkdir(parents=True)
     (tmp_path / "saved").mkdir()

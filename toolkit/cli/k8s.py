@@ -1,4 +1,5 @@
-"""``tfs k8s``: write (or ``--check``) the Kubernetes and KServe manifests of ``deploy/deployment.toml``."""
+"""``tfs k8s``: write (or ``--check``) the Kubernetes and KServe manifests of ``deploy/deployment.toml``;
+``tfs k8s smoke``: deploy them on a cluster and run the smoke checks through port-forwards."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ from pathlib import Path
 
 import click
 
-from toolkit.smoke.cli import check_options
+from toolkit.cli._common import DEPLOY_DIR_OPTION
+from toolkit.cli._smoke_report import check_options, print_report
 
 
 @click.group("k8s", invoke_without_command=True)
-@click.option("--deploy-dir", "deploy_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy"),
-              show_default=True, help="The deploy folder (deployment.toml, models/).")
+@DEPLOY_DIR_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where the manifests go (default: DEPLOY_DIR/k8s).")
 @click.option("--bake", is_flag=True, help="Bake the models into an image: write a Dockerfile FROM the pinned "
@@ -19,47 +20,39 @@ from toolkit.smoke.cli import check_options
 @click.option("--cpu", is_flag=True, help="The CPU variant: the CPU image and no GPU limits.")
 @click.option("--check", is_flag=True, help="Only check that the files in --out are what the spec renders to.")
 @click.pass_context
-def k8s_command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None, bake: bool, cpu: bool,
+def command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None, bake: bool, cpu: bool,
                 check: bool) -> None:
-    """Render plain Kubernetes (Deployment, Service, ConfigMap, PVC) and KServe (InferenceService, ServingRuntime)
+    """Write Kubernetes and KServe manifests from deploy/deployment.toml (--check: verify).
+
+    Renders plain Kubernetes (Deployment, Service, ConfigMap, PVC) and KServe (InferenceService, ServingRuntime)
     manifests from deploy/deployment.toml, with the same image and flags as compose.yaml and `tfs up`."""
     if ctx.invoked_subcommand is not None:
         return
-    from toolkit.commands.common import fail_on
     from toolkit.config import SPEC_FILE
     from toolkit.deployment import load_spec
     from toolkit.k8s.files import RenderOptions, drift, rendered_files, write_files
-    from toolkit.k8s.rules import ManifestError
 
     out = out_dir if out_dir is not None else deploy_dir / "k8s"
     options = RenderOptions(bake=bake, cpu=cpu)
-    with fail_on(ManifestError):
-        spec = load_spec(deploy_dir / SPEC_FILE)
-        files = rendered_files(spec, deploy_dir / "models", options)
-        if check:
-            stale = drift(out, files)
-            if stale:
-                raise click.ClickException(
-                    f"out of date in {out}: {', '.join(stale)}; run `tfs k8s{options.describe()}`"
-                )
-            click.echo(f"{out}: {len(files)} files up to date")
-            return
-        written, removed = write_files(out, files)
+    spec = load_spec(deploy_dir / SPEC_FILE)
+    files = rendered_files(spec, deploy_dir / "models", options)
+    if check:
+        stale = drift(out, files)
+        if stale:
+            raise click.ClickException(
+                f"out of date in {out}: {', '.join(stale)}; run `tfs k8s{options.describe()}`"
+            )
+        click.echo(f"{out}: {len(files)} files up to date")
+        return
+    written, removed = write_files(out, files)
     for path in written:
         click.echo(f"wrote {path}")
     for path in removed:
         click.echo(f"removed {path} (no longer rendered)")
 
 
-class _SetupError(click.ClickException):
-    """One line, exit status 2: the smoke run could not start (as ``tfs smoke``'s usage and config errors)."""
-
-    exit_code = 2
-
-
-@k8s_command.command("smoke")
-@click.option("--deploy-dir", "deploy_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy"),
-              show_default=True, help="The deploy folder (deployment.toml, models/).")
+@command.command("smoke")
+@DEPLOY_DIR_OPTION
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Where `tfs k8s` wrote the manifests (default: DEPLOY_DIR/k8s).")
 @click.option("--kserve", is_flag=True, help="Apply and smoke the KServe manifests instead of the plain ones.")
@@ -86,25 +79,18 @@ def k8s_smoke_command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None
     from toolkit.k8s.files import RenderOptions
     from toolkit.k8s.kubectl import SETUP_EXIT, Kubectl, KubectlError
     from toolkit.k8s.smoke import ClusterOptions, run_cluster_smoke
-    from toolkit.smoke.cli import print_report
-    from toolkit.smoke.plan import PlanError
     from toolkit.smoke.runner import SmokeOptions
 
+    kubectl = Kubectl(kubectl_path, context)
     try:
-        kubectl = Kubectl(kubectl_path, context)
-        try:
-            spec = load_spec(deploy_dir / SPEC_FILE)
-        except (SpecError, OSError) as exc:
-            raise KubectlError(str(exc), SETUP_EXIT) from None
-        report = run_cluster_smoke(
-            kubectl, spec, deploy_dir, out_dir if out_dir is not None else deploy_dir / "k8s",
-            RenderOptions(bake=bake, cpu=cpu), kserve=kserve, models=models,
-            smoke=SmokeOptions(wait_s=wait_s, p99_ms=p99_ms, latency_requests=latency_requests,
-                               call_timeout_s=call_timeout_s),
-            cluster=ClusterOptions(rollout_timeout_s=rollout_timeout), echo=click.echo)
-    except KubectlError as exc:
-        raise (_SetupError if exc.exit_code == SETUP_EXIT else click.ClickException)(str(exc)) from None
-    except PlanError as exc:
-        raise _SetupError(str(exc)) from None
+        spec = load_spec(deploy_dir / SPEC_FILE)
+    except (SpecError, OSError) as exc:
+        raise KubectlError(str(exc), SETUP_EXIT) from None
+    report = run_cluster_smoke(
+        kubectl, spec, deploy_dir, out_dir if out_dir is not None else deploy_dir / "k8s",
+        RenderOptions(bake=bake, cpu=cpu), kserve=kserve, models=models,
+        smoke=SmokeOptions(wait_s=wait_s, p99_ms=p99_ms, latency_requests=latency_requests,
+                           call_timeout_s=call_timeout_s),
+        cluster=ClusterOptions(rollout_timeout_s=rollout_timeout), echo=click.echo)
     print_report(report, junit, json_path)
     ctx.exit(report.exit_code)

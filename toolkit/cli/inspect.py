@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from toolkit.commands.common import fail_on
+LOADS_TENSORFLOW = True
 
 
 class _InspectGroup(click.Group):
@@ -20,11 +20,13 @@ class _InspectGroup(click.Group):
 
 
 @click.group("inspect", cls=_InspectGroup)
-def inspect_command() -> None:
-    """Show a SavedModel's signatures (tfs inspect PATH) or a checkpoint's variables (tfs inspect checkpoint PATH)."""
+def command() -> None:
+    """Show a SavedModel's signatures, or a checkpoint's variables (inspect checkpoint PATH).
+
+    tfs inspect PATH: a SavedModel, version or model folder; tfs inspect checkpoint PATH: a TF1 or TF2 checkpoint."""
 
 
-@inspect_command.command("savedmodel")
+@command.command("savedmodel")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--tags", default="serve", show_default=True, help="MetaGraph tags, comma separated.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
@@ -32,12 +34,11 @@ def savedmodel_command(path: Path, tags: str, as_json: bool) -> None:
     """Signatures (names, dtypes, shapes, method names) of a SavedModel, version or model folder (the default)."""
     from toolkit.inspect import format_report, inspect_saved_model
 
-    with fail_on():
-        report = inspect_saved_model(path, tags)
+    report = inspect_saved_model(path, tags)
     click.echo(json.dumps(report, indent=2) if as_json else format_report(report))
 
 
-@inspect_command.command("checkpoint")
+@command.command("checkpoint")
 @click.argument("path", type=click.Path(path_type=Path))
 @click.option("--match", metavar="REGEX", help="Only variables whose name contains a match of REGEX.")
 @click.option("--values", "values_of", metavar="NAME", help="Print one variable's values (summarised when large).")
@@ -52,10 +53,9 @@ def checkpoint_command(path: Path, match: str | None, values_of: str | None, as_
         variable_values,
     )
 
-    with fail_on():
-        if values_of is not None:
-            values = variable_values(path, values_of)
-            click.echo(json.dumps(values, indent=2) if as_json else format_values(values))
-            return
-        report = checkpoint_report(path, match)
+    if values_of is not None:
+        values = variable_values(path, values_of)
+        click.echo(json.dumps(values, indent=2) if as_json else format_values(values))
+        return
+    report = checkpoint_report(path, match)
     click.echo(json.dumps(report, indent=2) if as_json else format_checkpoint_report(report))

@@ -1,4 +1,4 @@
-"""``tfs serve``: a click command that hands its raw arguments to the tensorflow_model_server-style flag parser
+"""``tfs serve``: hands its raw arguments to the tensorflow_model_server-style flag parser
 (click must not reparse ``--name=value`` flags)."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ import click
     add_help_option=False,
 )
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def serve_command(args: tuple[str, ...]) -> None:
-    """Run the embedded TensorFlow-Serving-compatible model server (tensorflow_model_server flags; --help lists
-    them)."""
+def command(args: tuple[str, ...]) -> None:
+    """Run the embedded TensorFlow-Serving-compatible model server.
+
+    It takes tensorflow_model_server's flags (--help lists them)."""
     from toolkit.server.main import run
 
     code = run(list(args))

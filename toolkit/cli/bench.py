@@ -1,5 +1,6 @@
-"""``tfs bench``: the click command. Resolves the endpoints and the inputs, measures, prints the table and writes
-the reports. Exit status: 0 ok, 1 error rate above --max-error-rate, 2 a level not stable, 3 a bad option."""
+"""``tfs bench``: resolve the endpoints and the inputs, measure (``toolkit.bench``), print the table and write the
+reports (light: no TensorFlow). Exit status: 0 ok, 1 error rate above --max-error-rate or the run cannot start, 2 a
+level not stable, 3 a bad option."""
 
 from __future__ import annotations
 
@@ -10,23 +11,26 @@ from typing import Any
 import click
 
 from toolkit.bench.options import BadOption
-from toolkit.bench.report import EXIT_BAD_OPTION, EXIT_ERRORS
+from toolkit.errors import ToolkitError
 
 
-class BadOptionError(click.ClickException):
-    """One line naming the option, the expected and the got value; exit status 3."""
+class _ClickOptionError(BadOption):
+    """click's own parameter error (unknown option, not a number) as a bad option: one line, exit status 3."""
 
-    exit_code = EXIT_BAD_OPTION
+    def __init__(self, message: str) -> None:
+        ToolkitError.__init__(self, message)
+        self.option = ""
 
 
 class _BenchCommand(click.Command):
-    """click's own parameter errors (unknown option, not a number) exit 3 with one line too."""
+    """click's own parameter errors exit 3 with one line too, as the bench's own option checks do."""
 
-    def make_context(self, info_name, args, parent=None, **extra):  # type: ignore[no-untyped-def]
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
         try:
             return super().make_context(info_name, args, parent=parent, **extra)
         except click.UsageError as exc:
-            raise BadOptionError(exc.format_message()) from None
+            raise _ClickOptionError(exc.format_message()) from None
 
 
 @click.command("bench", cls=_BenchCommand)
@@ -70,29 +74,23 @@ class _BenchCommand(click.Command):
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Draw latency against throughput (one curve per protocol) into this PNG.")
 @click.pass_context
-def bench_command(ctx: click.Context, model: str, version: int | None, label: str | None, signature: str | None,
+def command(ctx: click.Context, model: str, version: int | None, label: str | None, signature: str | None,
                   grpc_target: str | None, rest_url: str | None, protocol: str | None, deploy_dir: Path,
                   repository: Path | None, inputs_mode: str, data: Path | None, batch: int,
                   concurrency: str | None, rate: str | None, arrival: str, warmup_s: float, window_s: float,
                   window_requests: int, stability_pct: float, max_windows: int, max_seconds: float,
                   timeout_s: float, max_error_rate: float, processes: int, ceiling: bool, json_path: Path | None,
                   csv_path: Path | None, plot_path: Path | None) -> None:
-    """Load-test a live TF Serving (or tfs serve) over gRPC and/or REST: a concurrency sweep or fixed request
-    rates; each level warmed up, then measured in windows until throughput, p50 and p99 are stable.
+    """Load-test a live server over gRPC/REST: concurrency sweep or fixed rate, stable percentiles.
+
+    Against TF Serving or tfs serve: a concurrency sweep or fixed request rates; each level warmed up, then measured in windows until throughput, p50 and p99 are stable.
 
     Reports throughput, latency p50/p90/p95/p99/max, errors by type and the client-side encode/wait/decode split.
     Exit status: 0 ok, 1 errors above --max-error-rate, 2 a level not stable, 3 a bad option."""
-    try:
-        options, targets, inputs = _prepare(
-            model, version, label, signature, grpc_target, rest_url, protocol, deploy_dir, repository, inputs_mode,
-            data, batch, concurrency, rate, arrival, warmup_s, window_s, window_requests, stability_pct,
-            max_windows, max_seconds, timeout_s, max_error_rate, processes, ceiling)
-    except BadOption as exc:
-        raise BadOptionError(str(exc)) from None
-    except _SetupError as exc:
-        click.echo(f"Error: {exc}", err=True)
-        ctx.exit(EXIT_ERRORS)
-        return
+    options, targets, inputs = _prepare(
+        model, version, label, signature, grpc_target, rest_url, protocol, deploy_dir, repository, inputs_mode,
+        data, batch, concurrency, rate, arrival, warmup_s, window_s, window_requests, stability_pct,
+        max_windows, max_seconds, timeout_s, max_error_rate, processes, ceiling)
     if plot_path is not None:
         from toolkit._extras import require
 
@@ -145,8 +143,8 @@ def bench_command(ctx: click.Context, model: str, version: int | None, label: st
     ctx.exit(report.exit_code)
 
 
-class _SetupError(Exception):
-    """The run cannot start (server unreachable, model unknown while its signature is needed)."""
+class _SetupError(ToolkitError):
+    """The run cannot start (server unreachable, model unknown while its signature is needed): exit status 1."""
 
 
 def _prepare(model: str, version: int | None, label: str | None, signature: str | None, grpc_target: str | None,
@@ -169,6 +167,7 @@ def _prepare(model: str, version: int | None, label: str | None, signature: str 
     levels = parse_levels(concurrency, rate, arrival)
     endpoints = _endpoints(grpc_target, rest_url, deploy_dir)
     protocols = parse_protocols(protocol, endpoints)
+    served = {p: e for p in protocols if (e := endpoints[p]) is not None}  # parse_protocols keeps only these
     options = BenchOptions(levels=levels, protocols=protocols, warmup_s=warmup_s, window_s=window_s,
                            window_requests=window_requests, stability=stability_pct / 100.0,
                            max_windows=max_windows, max_seconds=max_seconds, timeout_s=timeout_s,
@@ -177,12 +176,12 @@ def _prepare(model: str, version: int | None, label: str | None, signature: str 
     model_dir = repo / model if "/" not in model and model not in ("", ".", "..") else None
 
     def metadata() -> Any:
-        return _metadata(protocols[0], endpoints[protocols[0]], model, version, label, timeout_s)
+        return _metadata(protocols[0], served[protocols[0]], model, version, label, timeout_s)
 
     inputs = resolve_inputs(inputs_mode, data=data, model_dir=model_dir, version=version, signature=signature,
                             batch=batch, metadata=metadata)
     sig = signature or inputs.signature
-    targets = {p: Target(p, endpoints[p], model, inputs.arrays, version, label, sig, timeout_s) for p in protocols}
+    targets = {p: Target(p, served[p], model, inputs.arrays, version, label, sig, timeout_s) for p in protocols}
     return options, targets, inputs
 
 

@@ -1,30 +1,34 @@
-"""Helpers shared by the CLI commands: turn known errors into clean exits, load arrays and JSON from files."""
+"""What several commands share: their common options, ``KEY=VALUE`` pairs, arrays and JSON objects read from files
+(a file that cannot be read is a ``click.BadParameter`` naming the option, exit status 2)."""
 
 from __future__ import annotations
 
-import contextlib
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 import numpy as np
 
+DEPLOY_DIR_OPTION = click.option(
+    "--deploy-dir", "deploy_dir", type=click.Path(file_okay=False, path_type=Path), default=Path("deploy"),
+    show_default=True, help="The deploy folder (deployment.toml, models/).")
+REPOSITORY_OPTION = click.option(
+    "--repository", default="deploy/models", show_default=True, type=click.Path(path_type=Path),
+    help="Model repository root.")
 
-@contextlib.contextmanager
-def fail_on(*extra: type[BaseException]) -> Iterator[None]:
-    """Report the toolkit's own errors (bad input, failed validation, unreadable paths) as one clear line, exit 1."""
-    from toolkit.config import ConfigError
-    from toolkit.deployment import SpecError
-    from toolkit.export.errors import ExportError
-    from toolkit.savedmodel import SavedModelError
 
-    try:
-        yield
-    except (ExportError, ConfigError, SpecError, SavedModelError, ValueError, OSError, *extra) as exc:
-        raise click.ClickException(str(exc)) from exc
+def parse_pairs(items: tuple[str, ...], option: str, *, empty_value: bool = False) -> dict[str, str]:
+    """Repeated ``KEY=VALUE`` options as a dict; ``empty_value`` allows ``KEY=``."""
+    result = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key or not (value or empty_value):
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
+        result[key] = value
+    return result
+
 
 
 def load_arrays(path: Path, option: str) -> dict[str, np.ndarray]:

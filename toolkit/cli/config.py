@@ -6,22 +6,21 @@ from pathlib import Path
 
 import click
 
-from toolkit.commands.common import fail_on
-
 
 @click.command("config")
 @click.option("--deploy-dir", default="deploy", show_default=True, type=click.Path(path_type=Path),
               help="Folder holding deployment.toml and models/.")
 @click.option("--spec", "spec_path", type=click.Path(path_type=Path),
               help="Deployment spec (default: DEPLOY_DIR/deployment.toml).")
-def config_command(deploy_dir: Path, spec_path: Path | None) -> None:
-    """Generate TF Serving's config files from the deployment spec (validated, atomic, round-trip checked)."""
+def command(deploy_dir: Path, spec_path: Path | None) -> None:
+    """Generate models.config, monitoring.config and batching.config.
+
+    From the deployment spec: validated, written atomically, round-trip checked; prints the server flags."""
     from toolkit.config import SPEC_FILE, generate_config, server_flags
     from toolkit.deployment import load_spec
 
-    with fail_on():
-        spec = load_spec(spec_path or deploy_dir / SPEC_FILE)  # read once, for the files and the flags
-        generated = generate_config(deploy_dir, spec)
+    spec = load_spec(spec_path or deploy_dir / SPEC_FILE)  # read once, for the files and the flags
+    generated = generate_config(deploy_dir, spec)
     for path in (generated.models_config, generated.monitoring_config, generated.batching_config):
         if path is not None:
             click.echo(f"wrote {path}")

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
-from toolkit.commands.common import fail_on, load_arrays, load_json_object
+from toolkit.cli._common import REPOSITORY_OPTION, load_arrays, load_json_object, parse_pairs
+
+LOADS_TENSORFLOW = True
 
 
 @click.command("export")
 @click.argument("source", required=False, type=click.Path(path_type=Path))
 @click.option("--name", help="Model name (folder under the repository). Defaults to the source's stem (for a "
               "numbered version folder: its model folder's name).")
-@click.option("--repository", default="deploy/models", show_default=True, type=click.Path(path_type=Path),
-              help="Model repository root.")
+@REPOSITORY_OPTION
 @click.option("--version", "version", type=int, help="Version number (default: next integer).")
 @click.option("--force", is_flag=True, help="Replace an existing version (atomically).")
 @click.option("--example", type=click.Choice(["planet"]), help="Export a built-in example model instead of SOURCE.")
@@ -45,15 +48,22 @@ from toolkit.commands.common import fail_on, load_arrays, load_json_object
 @click.option("--jit-compile", is_flag=True, help="Export the serving function with jit_compile=True (XLA); a model "
               "XLA cannot compile fails now. TF Serving runs it only with --xla_cpu_compilation_enabled=true.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def export_command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
+def command(source: Path | None, name: str | None, repository: Path, version: int | None, force: bool,
                    example: str | None, sample_inputs: Path | None, expected_outputs: Path | None, rtol: float,
                    atol: float, spec_file: Path | None, rename: tuple[str, ...], graph_inputs: tuple[str, ...],
                    graph_outputs: tuple[str, ...], signature_name: str,
                    no_persist_test_data: bool, no_warmup: bool, allow_custom_ops: bool,
                    op_libraries: tuple[str, ...], jit_compile: bool, as_json: bool) -> None:
-    """Export SOURCE (.keras/.h5 file, SavedModel folder, TF1 frozen graph .pb or checkpoint .meta) into
-    REPOSITORY/NAME/VERSION, validated and atomic."""
+    """Export a model into a numbered, validated version folder.
+
+    SOURCE is a .keras/.h5 file, a SavedModel folder, a TF1 frozen graph .pb or a checkpoint .meta; it is published
+    as REPOSITORY/NAME/VERSION, validated and atomic. On a terminal, a live display on stderr shows each step (load,
+    save, validate in a clean process, warmup, publish) with its time; piped, nothing but the result is printed."""
+    from rich.console import Console
+
+    from toolkit.cli._progress import export_display
     from toolkit.export import export_model
+    from toolkit.export.progress import StepReporter
 
     if (source is None) == (example is None):
         raise click.UsageError("give exactly one of SOURCE or --example")
@@ -68,37 +78,41 @@ def export_command(source: Path | None, name: str | None, repository: Path, vers
     if (graph_inputs or graph_outputs) and not tf1_graph:
         raise click.UsageError(f"--input / --output name tensors of a TF1 frozen graph (.pb) or checkpoint (.meta); "
                                f"expected such a file as SOURCE, got {source or '--example ' + str(example)}")
-    mapping = _pairs(rename, "--rename")
+    mapping = parse_pairs(rename, "--rename")
     spec = load_json_object(spec_file, "--spec") if spec_file else {}
     unknown = sorted(set(spec) - {"inputs", "outputs"})
     if unknown:
         raise click.BadParameter(f"expected keys 'inputs' and/or 'outputs', got unknown key(s) {unknown}",
                                  param_hint="--spec")
-    inputs = load_arrays(sample_inputs, "--sample-inputs") if sample_inputs else None
+    inputs: Any = load_arrays(sample_inputs, "--sample-inputs") if sample_inputs else None  # or one array
     if inputs is not None and list(inputs) == ["arr_0"]:
         inputs = inputs["arr_0"]  # a bare .npy: the single input
     expected = load_arrays(expected_outputs, "--expected-outputs") if expected_outputs else None
     model: object = source
-    if tf1_graph:
+    if tf1_graph and source is not None:
         from toolkit.export import Checkpoint, FrozenGraph
 
-        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint  # type: ignore[union-attr]
-        model = kind(source, inputs=_pairs(graph_inputs, "--input"), outputs=_pairs(graph_outputs, "--output"))
-    if example == "planet":
-        from toolkit.examples import planet
+        kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
+        model = kind(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
+    display = export_display(Console(stderr=True))
+    with display or contextlib.nullcontext():
+        if example == "planet":
+            from toolkit.examples import planet
 
-        model = planet.build_planet_model()
-        name = name or "planet"
-        if inputs is None:
-            inputs = planet.sample_images()
-    name = name or (default_name(source) if source is not None else None)
-    with fail_on():
+            steps = StepReporter(display)
+            steps.begin("load")
+            model = planet.build_planet_model()
+            steps.end()
+            name = name or "planet"
+            if inputs is None:
+                inputs = planet.sample_images()
+        name = name or (default_name(source) if source is not None else None)
         result = export_model(
             model, name=name or "model", repository=repository, version=version, force=force,
             sample_inputs=inputs, expected_outputs=expected, rtol=rtol, atol=atol,
             input_spec=spec.get("inputs"), output_spec=spec.get("outputs"), name_mapping=mapping or None,
             signature_name=signature_name, persist_test_data=not no_persist_test_data, warmup=not no_warmup,
-            allow_custom_ops=allow_custom_ops, op_libraries=op_libraries, jit_compile=jit_compile,
+            allow_custom_ops=allow_custom_ops, op_libraries=op_libraries, jit_compile=jit_compile, progress=display,
         )
     if as_json:
         click.echo(json.dumps({"path": str(result.path), "name": result.name, "version": result.version,
@@ -122,14 +136,3 @@ def default_name(source: Path) -> str:
     if resolved.is_dir() and resolved.name.isdigit() and resolved.parent.name:
         return resolved.parent.name
     return source.stem
-
-
-def _pairs(items: tuple[str, ...], option: str) -> dict[str, str]:
-    """Parse repeated ``KEY=VALUE`` options."""
-    result = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        if not sep or not key or not value:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
-        result[key] = value
-    return result

@@ -1,1 +1,0 @@
-"""Click commands of the tfs CLI, one module per command, imported lazily."""
