@@ -28,6 +28,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from toolkit.export.errors import ExportError
+from toolkit.export.progress import ExportProgress
 from toolkit.export.testdata import TEST_DATA_DIR
 from toolkit.repository import model_dir, parse_version, version_dir
 from toolkit.savedmodel import read_saved_model, read_signatures
@@ -245,8 +246,9 @@ def _verify(extracted: Path, manifest: dict[str, Any], archive: Path) -> None:
 
 
 def unpack(archive: str | Path, repository: str | Path, *, name: str | None = None,
-           version: int | None = None, force: bool = False) -> Any:
-    """Verify ``archive`` and publish it as ``name`` (default: the packaged name), ``version`` (default: next).
+           version: int | None = None, force: bool = False, progress: ExportProgress | None = None) -> Any:
+    """Verify ``archive`` and publish it as ``name`` (default: the packaged name), ``version`` (default: next);
+    ``progress`` is told the export's steps.
 
     Returns the ``ExportResult`` of the normal export path; raises ``PackageError`` / ``ExportError`` and
     publishes nothing when anything is wrong."""
@@ -273,4 +275,4 @@ def unpack(archive: str | Path, repository: str | Path, *, name: str | None = No
                 raise PackageError(f"{archive}: no {MODEL_ROOT}/ folder in the archive; nothing was published")
             _verify(extracted, manifest, archive)
             return export_model(extracted, name or str(manifest.get("name") or "model"), repository, version=version,
-                                force=force)
+                                force=force, progress=progress)

@@ -143,27 +143,26 @@ class FakeCore:
     def classify(
         self, request: classification_pb2.ClassificationRequest, *, entrypoint: str, timeout: float | None = None
     ) -> classification_pb2.ClassificationResponse:
-        version, servable, signame = self._examples("classify", request, timeout)
-        if servable.classify_fn is None:
-            raise ServingError(Code.INVALID_ARGUMENT, "Expected classification signature method_name")
         response = classification_pb2.ClassificationResponse()
-        response.model_spec.name = request.model_spec.name
-        response.model_spec.version.value = version
-        response.model_spec.signature_name = signame
-        response.result.CopyFrom(servable.classify_fn(request.input))
-        return response
+        return self._answer_examples("classify", request, timeout, response)
 
     def regress(
         self, request: regression_pb2.RegressionRequest, *, entrypoint: str, timeout: float | None = None
     ) -> regression_pb2.RegressionResponse:
-        version, servable, signame = self._examples("regress", request, timeout)
-        if servable.regress_fn is None:
-            raise ServingError(Code.INVALID_ARGUMENT, "Expected regression signature method_name")
         response = regression_pb2.RegressionResponse()
+        return self._answer_examples("regress", request, timeout, response)
+
+    def _answer_examples(self, kind: str, request: Any, timeout: float | None, response: Any) -> Any:
+        """Classify or regress (``kind``) the request's examples with the servable's function into ``response``."""
+        version, servable, signame = self._examples(kind, request, timeout)
+        run = servable.classify_fn if kind == "classify" else servable.regress_fn
+        if run is None:
+            method = "classification" if kind == "classify" else "regression"
+            raise ServingError(Code.INVALID_ARGUMENT, f"Expected {method} signature method_name")
         response.model_spec.name = request.model_spec.name
         response.model_spec.version.value = version
         response.model_spec.signature_name = signame
-        response.result.CopyFrom(servable.regress_fn(request.input))
+        response.result.CopyFrom(run(request.input))
         return response
 
     def multi_inference(

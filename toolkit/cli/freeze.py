@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -30,6 +31,9 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
     Folds the variables of SOURCE (a SavedModel / version folder, or a TF1 checkpoint .meta with --input and
     --output) into constants and publish it through the normal export path: validated with the source's kept
     test data (else its own outputs on synthetic inputs), warmup file, atomic publish."""
+    from rich.console import Console
+
+    from toolkit.cli._progress import export_display
     from toolkit.export import Checkpoint
     from toolkit.export.freeze import freeze_and_export
 
@@ -42,8 +46,10 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
         model = Checkpoint(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
     elif graph_inputs or graph_outputs:
         raise click.UsageError(f"--input / --output name tensors of a TF1 checkpoint (.meta); got {source}")
-    result = freeze_and_export(model, name or default_name(source), repository, version=version,
-                               signature_name=signature_name)
+    display = export_display(Console(stderr=True))
+    with display or contextlib.nullcontext():
+        result = freeze_and_export(model, name or default_name(source), repository, version=version,
+                                   signature_name=signature_name, progress=display)
     click.echo(f"published frozen {result.name} version {result.version} -> {result.path}")
     click.echo(f"  validated with: {result.validated_with}; warmup records: {result.warmup_records}")
     for note in result.notes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import click
@@ -22,9 +23,14 @@ def command(package: Path, name: str | None, version: int | None, force: bool, r
 
     Checks PACKAGE (paths, file types, every sha256) and publish it as a new version, validated with the test
     data inside it; a tampered, truncated or path-escaping archive publishes nothing."""
+    from rich.console import Console
+
+    from toolkit.cli._progress import export_display
     from toolkit.package import unpack
 
-    result = unpack(package, repository, name=name, version=version, force=force)
+    display = export_display(Console(stderr=True))
+    with display or contextlib.nullcontext():
+        result = unpack(package, repository, name=name, version=version, force=force, progress=display)
     click.echo(f"published {result.name} version {result.version} -> {result.path}")
     click.echo(f"  validated with: {result.validated_with}")
     for note in result.notes:

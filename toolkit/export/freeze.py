@@ -20,6 +20,7 @@ import numpy as np
 from toolkit._extras import require
 from toolkit.export.errors import ExportError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, restore_checkpoint
+from toolkit.export.progress import ExportProgress
 from toolkit.export.testdata import load_test_data, synthesize_inputs
 from toolkit.savedmodel import read_signatures
 
@@ -124,9 +125,11 @@ def freeze_checkpoint(source: Checkpoint, sample_inputs: Mapping[str, np.ndarray
 
 def freeze_and_export(source: Path | Checkpoint, name: str, repository: str | Path, *, version: int | None = None,
                       signature_name: str = "serving_default", tags: str = "serve",
-                      sample_inputs: Mapping[str, np.ndarray] | None = None) -> Any:
+                      sample_inputs: Mapping[str, np.ndarray] | None = None,
+                      progress: ExportProgress | None = None) -> Any:
     """Freeze ``source`` (a SavedModel folder or a TF1 ``Checkpoint``) and publish it as a new version of ``name``
-    through ``export_model``; returns its ``ExportResult`` with the freezing notes first."""
+    through ``export_model``; returns its ``ExportResult`` with the freezing notes first. ``progress`` is told the
+    export's steps, as ``export_model`` tells them."""
     from toolkit.export import export_model
 
     if isinstance(source, Checkpoint):
@@ -144,6 +147,7 @@ def freeze_and_export(source: Path | Checkpoint, name: str, repository: str | Pa
         graph_file.write_bytes(frozen.graph_def.SerializeToString())
         result = export_model(FrozenGraph(graph_file, frozen.inputs, frozen.outputs), name, repository,
                               version=version, sample_inputs=frozen.sample_inputs,
-                              expected_outputs=frozen.expected_outputs, rtol=frozen.rtol, atol=frozen.atol)
+                              expected_outputs=frozen.expected_outputs, rtol=frozen.rtol, atol=frozen.atol,
+                              progress=progress)
     result.notes[:0] = frozen.notes
     return result

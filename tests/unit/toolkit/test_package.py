@@ -11,6 +11,7 @@ import shutil
 import tarfile
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -97,7 +98,12 @@ def test_unpack_publishes_a_validated_version_with_the_packaged_test_data(packag
     assert again.path == target.resolve() / "affine2" / "5" and (again.path / "saved_model.pb").is_file()
     with pytest.raises(VersionExistsError, match="affine2/5 already exists"):
         unpack(package, target, name="affine2", version=5)
-    assert unpack(package, target, name="affine2", version=5, force=True).version == 5  # atomic replacement
+    steps: list[str] = []
+    reporter = SimpleNamespace(step_started=lambda step, description: steps.append(step),
+                               step_finished=lambda step, seconds: steps.append(f"{step} done"))
+    assert unpack(package, target, name="affine2", version=5, force=True,
+                  progress=reporter).version == 5  # atomic replacement
+    assert steps[-2:] == ["publish", "publish done"] and "validate done" in steps  # the export's steps, told
     assert unpack(package, target).version == 2  # the next version of the packaged name
 
 
