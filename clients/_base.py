@@ -102,7 +102,7 @@ class ClientCore:
         self._metadata_cache: dict[tuple[str, int | None, str | None], ModelMetadata] = {}
 
     # ---------------------------------------------------------------------------------------------- timeouts
-    def _resolve_timeout(self, timeout: Any) -> Timeout:
+    def _resolve_timeout(self, timeout: Timeout) -> Timeout:
         if timeout is DEFAULT:
             return self.timeout
         if timeout is not None and timeout <= 0:

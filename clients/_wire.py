@@ -11,8 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from clients._proto import serving_pb2, tensor_pb2
+from clients._proto import serving_pb2
 from clients.codec import decode_tensor, encode_tensor, encode_tensor_chunks, shape_of_spec, varint
+from clients.dtypes import enum_name
 from clients.errors import ResponseDecodeError, ValidationError, from_status
 from clients.types import ClassifyResult, ModelMetadata, ModelVersionStatus, SignatureSpec, TensorSpec
 
@@ -201,7 +202,7 @@ def multi_inference_result(
 def _tensor_spec(alias: str, info: serving_pb2.TensorInfo) -> TensorSpec:
     return TensorSpec(
         name=alias,
-        dtype_name=tensor_pb2.DataType.Name(info.dtype) if info.dtype in tensor_pb2.DataType.values() else str(info.dtype),
+        dtype_name=enum_name(info.dtype),
         shape=shape_of_spec(info.tensor_shape) if info.HasField("tensor_shape") else None,
         tensor_name=info.name,
     )

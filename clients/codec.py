@@ -10,40 +10,15 @@ from typing import Any, cast
 
 import numpy as np
 
+from clients import dtypes
 from clients._proto import tensor_pb2
+from clients.dtypes import numpy_dtype_for
 from clients.errors import ResponseDecodeError, ValidationError
 
 __all__ = ["encode_tensor", "encode_tensor_chunks", "decode_tensor", "numpy_dtype_for", "dtype_name_for", "varint", "DT"]
 
 DT = tensor_pb2.DataType
 _LITTLE_ENDIAN = sys.byteorder == "little"
-
-# numpy dtype name -> TF DataType for dtypes numpy (or ml_dtypes) knows.
-_NUMPY_TO_DT: dict[str, int] = {
-    "float16": DT.DT_HALF,
-    "float32": DT.DT_FLOAT,
-    "float64": DT.DT_DOUBLE,
-    "int8": DT.DT_INT8,
-    "int16": DT.DT_INT16,
-    "int32": DT.DT_INT32,
-    "int64": DT.DT_INT64,
-    "uint8": DT.DT_UINT8,
-    "uint16": DT.DT_UINT16,
-    "uint32": DT.DT_UINT32,
-    "uint64": DT.DT_UINT64,
-    "bool": DT.DT_BOOL,
-    "complex64": DT.DT_COMPLEX64,
-    "complex128": DT.DT_COMPLEX128,
-    # ml_dtypes (registered with numpy when installed; TF uses the same package).
-    "bfloat16": DT.DT_BFLOAT16,
-    "float8_e5m2": DT.DT_FLOAT8_E5M2,
-    "float8_e4m3fn": DT.DT_FLOAT8_E4M3FN,
-    "float8_e4m3fnuz": DT.DT_FLOAT8_E4M3FNUZ,
-    "float8_e4m3b11fnuz": DT.DT_FLOAT8_E4M3B11FNUZ,
-    "float8_e5m2fnuz": DT.DT_FLOAT8_E5M2FNUZ,
-}
-_DT_TO_NUMPY_NAME = {dt: name for name, dt in _NUMPY_TO_DT.items()}
-_ML_DTYPES = {"bfloat16", "float8_e5m2", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2fnuz"}
 
 # Which typed field carries each dtype in TF's Tensor::AsProtoField, and the numpy dtype to read it as.
 _TYPED_FIELD: dict[int, tuple[str, Any]] = {
@@ -68,38 +43,11 @@ _TYPED_FIELD: dict[int, tuple[str, Any]] = {
 # The common numeric dtypes, decoded on a short path (small answers are dominated by per-call overhead):
 # DataType -> (little-endian wire dtype of tensor_content, typed field, dtype the field is read as, result dtype).
 _FAST_DECODE: dict[int, tuple[np.dtype, str, np.dtype, np.dtype]] = {
-    dt: (np.dtype(_DT_TO_NUMPY_NAME[dt]).newbyteorder("<"), field,
-         np.dtype(np.int64) if field == "int_val" else np.dtype(field_dtype), np.dtype(_DT_TO_NUMPY_NAME[dt]))
+    dt: (np.dtype(dtypes.numpy_name(dt)).newbyteorder("<"), field,
+         np.dtype(np.int64) if field == "int_val" else np.dtype(field_dtype), np.dtype(dtypes.numpy_name(dt)))
     for dt, (field, field_dtype) in _TYPED_FIELD.items()
     if dt not in (DT.DT_HALF, DT.DT_BFLOAT16, DT.DT_COMPLEX64, DT.DT_COMPLEX128)
 }
-
-
-def _ml_dtype(name: str) -> np.dtype | None:
-    try:
-        import ml_dtypes
-    except ImportError:
-        return None
-    return np.dtype(getattr(ml_dtypes, name))
-
-
-def numpy_dtype_for(dtype: int | str) -> np.dtype | None:
-    """numpy dtype for a TF DataType (number or name like ``"DT_FLOAT"``); object for DT_STRING.
-
-    bfloat16/float8 need ``ml_dtypes``; without it bfloat16 maps to float32 (lossless) and float8 to None.
-    """
-    number = DT.Value(dtype) if isinstance(dtype, str) else int(dtype)
-    if number == DT.DT_STRING:
-        return np.dtype(object)
-    name = _DT_TO_NUMPY_NAME.get(number)
-    if name is None:
-        return None
-    if name in _ML_DTYPES:
-        found = _ml_dtype(name)
-        if found is None and name == "bfloat16":
-            return np.dtype(np.float32)
-        return found
-    return np.dtype(name)
 
 
 def dtype_name_for(dtype: np.dtype) -> str:
@@ -108,15 +56,13 @@ def dtype_name_for(dtype: np.dtype) -> str:
 
 
 def _datatype_for(dtype: np.dtype, what: str) -> int:
-    if dtype.kind in "OSU":
-        return DT.DT_STRING
-    try:
-        return _NUMPY_TO_DT[dtype.name]
-    except KeyError:
+    found = dtypes.datatype_for(dtype)
+    if found is None:
         raise ValidationError(
             f"{what}: dtype {dtype} has no TensorFlow equivalent; expected one of "
-            f"{sorted(_NUMPY_TO_DT)} or bytes/str"
-        ) from None
+            f"{sorted(dtypes.NUMPY_TO_DATATYPE)} or bytes/str"
+        )
+    return found
 
 
 def _to_bytes(value: Any, what: str) -> bytes:
@@ -246,7 +192,8 @@ def decode_tensor(proto: tensor_pb2.TensorProto) -> np.ndarray:
         content = proto.tensor_content
         if min(shape, default=0) >= 0:
             if content and len(content) == count * wire.itemsize:
-                return np.frombuffer(content, dtype=wire).reshape(shape).copy()
+                decoded: np.ndarray = np.frombuffer(content, dtype=wire).reshape(shape).copy()
+                return decoded
             values = getattr(proto, field)
             if not content and len(values) == count:
                 return np.array(values, dtype=field_dtype).astype(target, copy=False).reshape(shape)
@@ -258,7 +205,7 @@ def _decode_general(proto: tensor_pb2.TensorProto) -> np.ndarray:
     shape = _shape_of(proto)
     count = int(np.prod(shape, dtype=np.int64))
     dt = proto.dtype
-    dtype_name = DT.Name(dt) if dt in DT.values() else f"DataType({dt})"
+    dtype_name = dtypes.enum_name(dt)
     if dt == DT.DT_STRING:
         strings = np.empty(len(proto.string_val), dtype=object)
         strings[:] = list(proto.string_val)

@@ -20,6 +20,8 @@ Every server error keeps the server's ``message`` and the raw code: ``code`` (ca
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 
 __all__ = [
@@ -133,11 +135,13 @@ class TfsError(Exception):
             raw.append(f"HTTP {self.http_status}")
         return f"{self.message} ({', '.join(raw)})" if raw else self.message
 
-    def __reduce__(self):  # keep keyword-only attributes through pickling (e.g. multiprocessing)
+    def __reduce__(self) -> tuple[Any, ...]:  # keep keyword-only attributes through pickling (e.g. multiprocessing)
         return (_rebuild, (type(self), self.message, self.code, self.grpc_code, self.http_status))
 
 
-def _rebuild(cls, message, code, grpc_code, http_status):
+def _rebuild(
+    cls: type[TfsError], message: str, code: str, grpc_code: int | None, http_status: int | None
+) -> TfsError:
     return cls(message, code=code, grpc_code=grpc_code, http_status=http_status)
 
 
@@ -225,8 +229,8 @@ def error_message_from_body(body: bytes) -> str:
             parsed = orjson.loads(candidate)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(parsed, dict) and isinstance(parsed.get("error"), str):
-            return parsed["error"]
+        if isinstance(parsed, dict) and isinstance(error := parsed.get("error"), str):
+            return error
         break
     return text.strip()
 

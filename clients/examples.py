@@ -29,7 +29,7 @@ def _kind_of(item: Any) -> Kind | None:
     return None
 
 
-def feature_values(name: str, value: Any) -> tuple[Kind, list]:
+def feature_values(name: str, value: Any) -> tuple[Kind, list[Any]]:
     """Classify one feature's values into bytes/float/int and return them as a flat list."""
     if isinstance(value, np.ndarray):
         if value.ndim > 1:

@@ -90,7 +90,7 @@ def _split_target(target: str, tls: TLS | None) -> tuple[str, TLS | None]:
 
 def _channel_options(
     keepalive: Keepalive, reconnect: Reconnect, tls: TLS | None, extra: Sequence[tuple[str, Any]]
-) -> list:
+) -> list[tuple[str, Any]]:
     options: list[tuple[str, Any]] = [
         ("grpc.max_send_message_length", MAX_MESSAGE_LENGTH),
         ("grpc.max_receive_message_length", MAX_MESSAGE_LENGTH),

@@ -242,7 +242,7 @@ def _to_array(value: Any, spec: TensorSpec | None, what: str) -> np.ndarray:
     return array
 
 
-def _assign(out: np.ndarray, nested: list) -> None:
+def _assign(out: np.ndarray, nested: list[Any]) -> None:
     flat = out.reshape(-1)
 
     def walk(item: Any, index: list[int]) -> None:
@@ -310,11 +310,12 @@ def _single_name(specs: Mapping[str, TensorSpec], fallback: str) -> str:
     return next(iter(specs)) if len(specs) == 1 else fallback
 
 
-def _results(body: bytes) -> list:
+def _results(body: bytes) -> list[Any]:
     document = loads(body)
-    if not isinstance(document, dict) or not isinstance(document.get("results"), list):
+    results = document.get("results") if isinstance(document, dict) else None
+    if not isinstance(results, list):
         raise ResponseDecodeError("classify/regress response must be an object with a 'results' list")
-    return document["results"]
+    return results
 
 
 def _f32(value: Any) -> float:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+
+from clients.dtypes import canonical_name, numpy_dtype_for, numpy_name
 
 __all__ = [
     "TensorSpec",
@@ -24,23 +27,39 @@ ClassifyResult = list[list[tuple[str, float]]]
 
 @dataclass(frozen=True)
 class TensorSpec:
-    """One signature input or output: alias, TF dtype name, numpy dtype and shape (None = unknown dim or rank)."""
+    """One signature input or output: alias, TF dtype name, shape (None = unknown dim or rank), graph tensor name.
+
+    The one tensor-spec type of the project: what the clients read from GetModelMetadata, what the toolkit reads
+    from ``saved_model.pb`` and what an export declares. ``dtype_name`` accepts any spelling (``"float32"``,
+    ``"float"``, ``np.float32``, ``tf.float32``) and keeps TF's enum name (``DT_FLOAT``; see ``clients.dtypes``).
+    """
 
     name: str
     dtype_name: str
-    shape: tuple[int | None, ...] | None
+    shape: tuple[int | None, ...] | None = None
     tensor_name: str = ""
 
-    @property
-    def dtype(self) -> np.dtype | None:
-        """The numpy dtype for this tensor (object for DT_STRING); None if numpy has no equivalent."""
-        from clients.codec import numpy_dtype_for
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "dtype_name", canonical_name(self.dtype_name))
 
+    @property
+    def dtype(self) -> np.dtype[Any] | None:
+        """The numpy dtype for this tensor (object for DT_STRING); None if numpy has no equivalent."""
         return numpy_dtype_for(self.dtype_name)
+
+    @property
+    def numpy_name(self) -> str:
+        """numpy's spelling of the dtype (``float32``; ``string`` for DT_STRING), as the toolkit's reports print it."""
+        return numpy_name(self.dtype_name)
 
     @property
     def rank(self) -> int | None:
         return None if self.shape is None else len(self.shape)
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"name", "dtype" (numpy's spelling), "shape" (None: unknown rank), "tensor_name"}``."""
+        return {"name": self.name, "dtype": self.numpy_name, "shape": None if self.shape is None else list(self.shape),
+                "tensor_name": self.tensor_name}
 
 
 @dataclass(frozen=True)

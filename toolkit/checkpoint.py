@@ -44,7 +44,7 @@ class Variable:
                 "bytes": self.bytes}
 
 
-def _tf():  # type: ignore[no-untyped-def]
+def _tf():
     return require("tensorflow", purpose="reading checkpoints")
 
 

@@ -52,7 +52,7 @@ class GeneratedConfig:
     batching_config: Path | None
 
 
-def _model_server_config_pb2():  # type: ignore[no-untyped-def]
+def _model_server_config_pb2():
     return require("tensorflow_serving.config.model_server_config_pb2", purpose="writing models.config")
 
 
@@ -88,7 +88,7 @@ def _check_labels(model: ModelSpec, on_disk: list[int] | None) -> None:
             )
 
 
-def build_model_server_config(spec: DeploymentSpec, models_dir: Path | None = None):  # type: ignore[no-untyped-def]
+def build_model_server_config(spec: DeploymentSpec, models_dir: Path | None = None):
     """Build a validated ``ModelServerConfig``; with ``models_dir`` labels are checked against folders on disk."""
     pb2 = _model_server_config_pb2()
     config = pb2.ModelServerConfig()
@@ -159,7 +159,7 @@ def build_config_messages(spec: DeploymentSpec, models_dir: Path | None = None) 
     return messages
 
 
-def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-def]
+def write_text_proto(message, path: Path) -> None:
     """Write a message in text format atomically, then re-read it and insist it parses back identical."""
     text = text_format.MessageToString(message)
     reread = type(message)()
@@ -180,7 +180,7 @@ def write_text_proto(message, path: Path) -> None:  # type: ignore[no-untyped-de
         raise
 
 
-def read_model_server_config(path: str | Path):  # type: ignore[no-untyped-def]
+def read_model_server_config(path: str | Path):
     """Parse a text-format ``models.config``; a syntax error names the file, line and column.
 
     Without tensorflow-serving-api (the light ``gate`` install of ``tfs smoke``) it is read into the clients' wire

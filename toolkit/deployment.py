@@ -6,6 +6,7 @@ One place describes the deployment; ``tfs config`` turns it into TF Serving's ow
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import sys
 from dataclasses import dataclass, field
@@ -163,7 +164,7 @@ def _parse_model(raw: Any, index: int) -> ModelSpec:
 
 def _dataclass_from(cls: type, raw: Any, where: str) -> Any:
     _expect(raw, dict, where, "a table")
-    fields = cls.__dataclass_fields__  # type: ignore[attr-defined]
+    fields = {f.name: f for f in dataclasses.fields(cls)}
     _check_keys(raw, set(fields), where)
     values = {}
     for key, value in raw.items():

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from clients.dtypes import enum_name
+from clients.types import TensorSpec
 from toolkit.errors import ToolkitError
 
 SAVED_MODEL_PB = "saved_model.pb"
@@ -22,27 +24,13 @@ class SavedModelError(ToolkitError, ValueError):
 
 
 @dataclass(frozen=True)
-class TensorInfo:
-    """One signature input or output: alias, dtype name (``float32``), shape (None = unknown dim/rank)."""
-
-    name: str
-    dtype: str
-    shape: tuple[int | None, ...] | None
-    tensor_name: str = ""
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "dtype": self.dtype, "shape": None if self.shape is None else list(self.shape),
-                "tensor_name": self.tensor_name}
-
-
-@dataclass(frozen=True)
 class Signature:
     """A SignatureDef in plain Python: method name, inputs and outputs keyed by alias."""
 
     name: str
     method_name: str
-    inputs: dict[str, TensorInfo] = field(default_factory=dict)
-    outputs: dict[str, TensorInfo] = field(default_factory=dict)
+    inputs: dict[str, TensorSpec] = field(default_factory=dict)
+    outputs: dict[str, TensorSpec] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -52,34 +40,10 @@ class Signature:
         }
 
 
-_DTYPE_NAMES = {"DT_FLOAT": "float32", "DT_DOUBLE": "float64", "DT_HALF": "float16", "DT_BFLOAT16": "bfloat16",
-                "DT_STRING": "string", "DT_BOOL": "bool", "DT_COMPLEX64": "complex64", "DT_COMPLEX128": "complex128"}
-
-
-def dtype_from_enum_name(name: str) -> str:
-    """``DT_FLOAT`` -> numpy-style ``float32`` (``DT_STRING`` -> ``string``, ``DT_INT64`` -> ``int64``)."""
-    return _DTYPE_NAMES.get(name, name[3:].lower() if name.startswith("DT_") else name)
-
-
-_REF_OFFSET = 100  # TensorFlow's DT_FLOAT_REF = 101, ...: the reference twin of each dtype
-
-
-def dtype_name(enum_value: int) -> str:
-    """``DT_FLOAT`` enum number -> numpy-style name ``float32`` (``string`` for DT_STRING)."""
-    from clients._proto.tensor_pb2 import DataType
-
-    value = int(enum_value)
-    if value in DataType.values():
-        return dtype_from_enum_name(DataType.Name(value))
-    if value - _REF_OFFSET in DataType.values() and value > _REF_OFFSET:
-        return dtype_from_enum_name(DataType.Name(value - _REF_OFFSET) + "_REF")
-    return f"DataType({value})"
-
-
-def _tensor_info(alias: str, info: Any) -> TensorInfo:
+def _tensor_spec(alias: str, info: Any) -> TensorSpec:
     shape = info.tensor_shape
     dims = None if shape.unknown_rank else tuple(None if d.size < 0 else d.size for d in shape.dim)
-    return TensorInfo(alias, dtype_name(info.dtype), dims, info.name)
+    return TensorSpec(alias, enum_name(info.dtype), dims, info.name)
 
 
 def signature_from_def(name: str, sig: Any) -> Signature:
@@ -87,8 +51,8 @@ def signature_from_def(name: str, sig: Any) -> Signature:
     return Signature(
         name,
         sig.method_name,
-        {k: _tensor_info(k, v) for k, v in sig.inputs.items()},
-        {k: _tensor_info(k, v) for k, v in sig.outputs.items()},
+        {k: _tensor_spec(k, v) for k, v in sig.inputs.items()},
+        {k: _tensor_spec(k, v) for k, v in sig.outputs.items()},
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import numpy as np
@@ -37,6 +37,10 @@ from clients.testing._model import (
 )
 from clients.testing._rest import handle_http
 from clients.types import DEFAULT_SIGNATURE, SignatureSpec, TensorSpec
+
+if TYPE_CHECKING:
+    from clients.grpc_client import AsyncGrpcClient, GrpcClient
+    from clients.rest_client import AsyncRestClient, RestClient
 
 __all__ = ["FakeCall", "FakeServer"]
 
@@ -77,7 +81,7 @@ class FakeServer:
     def add_classifier(
         self,
         model: str,
-        fn: Callable[[list[dict[str, list]]], Sequence[Sequence[tuple[str, float]]]],
+        fn: Callable[[list[dict[str, list[Any]]]], Sequence[Sequence[tuple[str, float]]]],
         *,
         version: int = 1,
         name: str = DEFAULT_SIGNATURE,
@@ -95,7 +99,7 @@ class FakeServer:
     def add_regressor(
         self,
         model: str,
-        fn: Callable[[list[dict[str, list]]], Sequence[float]],
+        fn: Callable[[list[dict[str, list[Any]]]], Sequence[float]],
         *,
         version: int = 1,
         name: str = DEFAULT_SIGNATURE,
@@ -145,22 +149,22 @@ class FakeServer:
         """An httpx transport (sync and async) to pass as ``RestClient(..., transport=...)``."""
         return httpx.MockTransport(partial(handle_http, self))
 
-    def grpc_client(self, **options: Any):
+    def grpc_client(self, **options: Any) -> GrpcClient:
         from clients.grpc_client import GrpcClient
 
         return GrpcClient("fake:8500", channel=self.grpc_channel(), **options)
 
-    def async_grpc_client(self, **options: Any):
+    def async_grpc_client(self, **options: Any) -> AsyncGrpcClient:
         from clients.grpc_client import AsyncGrpcClient
 
         return AsyncGrpcClient("fake:8500", channel=self.async_grpc_channel(), **options)
 
-    def rest_client(self, **options: Any):
+    def rest_client(self, **options: Any) -> RestClient:
         from clients.rest_client import RestClient
 
         return RestClient("http://fake:8501", transport=self.rest_transport(), **options)
 
-    def async_rest_client(self, **options: Any):
+    def async_rest_client(self, **options: Any) -> AsyncRestClient:
         from clients.rest_client import AsyncRestClient
 
         return AsyncRestClient("http://fake:8501", transport=self.rest_transport(), **options)

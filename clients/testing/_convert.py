@@ -15,7 +15,7 @@ from clients.testing._model import (
 from clients.types import SignatureSpec, TensorSpec
 
 
-def _examples_from_input(request_input: serving_pb2.Input) -> list[dict[str, list]]:
+def _examples_from_input(request_input: serving_pb2.Input) -> list[dict[str, list[Any]]]:
     kind = request_input.WhichOneof("kind")
     if kind is None:
         return []
@@ -24,8 +24,8 @@ def _examples_from_input(request_input: serving_pb2.Input) -> list[dict[str, lis
     return [{**context, **_features(example)} for example in holder.examples]
 
 
-def _features(example: example_pb2.Example) -> dict[str, list]:
-    out: dict[str, list] = {}
+def _features(example: example_pb2.Example) -> dict[str, list[Any]]:
+    out: dict[str, list[Any]] = {}
     for name, feature in example.features.feature.items():
         kind = feature.WhichOneof("kind")
         out[name] = list(getattr(feature, kind).value) if kind else []
@@ -36,7 +36,7 @@ def _is_b64(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {"b64"}
 
 
-def _json_features(document: Any) -> dict[str, list]:
+def _json_features(document: Any) -> dict[str, list[Any]]:
     if not isinstance(document, dict):
         raise _Status("INVALID_ARGUMENT", f"Example must be JSON object but got JSON {type(document).__name__}")
     out = {}
@@ -117,8 +117,8 @@ def _fill_signature_def(target: serving_pb2.SignatureDef, spec: SignatureSpec) -
                     info.tensor_shape.dim.add().size = -1 if size is None else size
 
 
-def _signature_json(spec: SignatureSpec) -> dict:
-    def info(tensor: TensorSpec) -> dict:
+def _signature_json(spec: SignatureSpec) -> dict[str, Any]:
+    def info(tensor: TensorSpec) -> dict[str, Any]:
         dims = [] if tensor.shape is None else [{"size": str(-1 if d is None else d), "name": ""} for d in tensor.shape]
         return {"dtype": tensor.dtype_name, "tensor_shape": {"dim": dims, "unknown_rank": tensor.shape is None},
                 "name": tensor.tensor_name or f"{tensor.name}:0"}

@@ -27,6 +27,12 @@ if TYPE_CHECKING:
     from clients.testing import FakeServer
 
 
+# The response messages, one by method.
+_Response = (serving_pb2.PredictResponse | serving_pb2.ClassificationResponse | serving_pb2.RegressionResponse
+             | serving_pb2.MultiInferenceResponse | serving_pb2.GetModelMetadataResponse
+             | serving_pb2.GetModelStatusResponse)
+
+
 def handle_grpc(server: FakeServer, path: str, payload: bytes, metadata: Any) -> bytes:
     headers = {k: v for k, v in (metadata or ())}
     method = path.rsplit("/", 1)[-1]
@@ -44,11 +50,12 @@ def handle_grpc(server: FakeServer, path: str, payload: bytes, metadata: Any) ->
         protocol="GRPC", model=spec.name if spec is not None else "", version=version, label=label,
         signature=spec.signature_name if spec is not None else "", headers=headers,
     )
+    response: _Response
     if method == "Predict":
         call.inputs = {k: decode_tensor(v) for k, v in request.inputs.items()}
         server._record(call)
         served, outputs = server._predict(call, list(request.output_filter))
-        response: Any = serving_pb2.PredictResponse()  # one of the five response messages, by method
+        response = serving_pb2.PredictResponse()
         for name, value in outputs.items():
             encode_tensor(value, name, response.outputs[name])
         _echo_spec(response.model_spec, call, served)
@@ -89,11 +96,10 @@ def handle_grpc(server: FakeServer, path: str, payload: bytes, metadata: Any) ->
         server._record(call)
         response = serving_pb2.GetModelStatusResponse()
         for number, entry in server._status(call.model, call.version):
-            item = response.model_version_status.add()
-            item.version = number
-            item.state = serving_pb2.ModelVersionStatus.State.Value(entry.state)
-            item.status.error_code = serving_pb2.ErrorCode.Value(entry.error_code)
-            item.status.error_message = entry.error_message
+            response.model_version_status.add(  # enum fields by name, as the message constructors take them
+                version=number, state=entry.state,
+                status={"error_code": entry.error_code, "error_message": entry.error_message},
+            )
     else:
         server._record(call)
         raise _Status("UNIMPLEMENTED", "FakeServer does not implement HandleReloadConfigRequest")
@@ -133,8 +139,12 @@ class _FakeChannel:
         self.closed = False
 
     def unary_unary(
-        self, path: str, request_serializer: Callable | None = None, response_deserializer: Callable | None = None, **_: Any
-    ):
+        self,
+        path: str,
+        request_serializer: Callable[[Any], bytes] | None = None,
+        response_deserializer: Callable[[bytes], Any] | None = None,
+        **_: Any,
+    ) -> Callable[..., Any]:
         server = self._server
         serialize = request_serializer or (lambda request: request)
         deserialize = response_deserializer or (lambda payload: payload)

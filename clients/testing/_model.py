@@ -38,7 +38,7 @@ class FakeCall:
     label: str | None = None
     signature: str = ""
     inputs: dict[str, np.ndarray] = field(default_factory=dict)
-    examples: list[dict[str, list]] = field(default_factory=list)
+    examples: list[dict[str, list[Any]]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
 
 

@@ -95,7 +95,7 @@ def _route(server: FakeServer, request: httpx.Request, path: str) -> bytes:
         ]}).encode()
     raise _Status("INVALID_ARGUMENT", f"Malformed request: {request.method} {path}")
 
-def _rest_predict(server: FakeServer, call: FakeCall, document: dict) -> bytes:
+def _rest_predict(server: FakeServer, call: FakeCall, document: dict[str, Any]) -> bytes:
     if ("inputs" in document) == ("instances" in document):
         raise _Status("INVALID_ARGUMENT", "Missing 'inputs' or 'instances' key")
     entry = server._resolve(call.model, call.version, call.label)

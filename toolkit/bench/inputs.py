@@ -22,12 +22,6 @@ class Inputs:
     source: str  # how they were obtained, for the report
 
 
-@dataclass(frozen=True)
-class _SpecView:
-    dtype: str
-    shape: tuple[int | None, ...] | None
-
-
 def _from_data_path(path: Path) -> Inputs:
     if path.suffix == ".npz":
         try:
@@ -52,18 +46,17 @@ def _from_data_path(path: Path) -> Inputs:
 def synthesize_from_metadata(metadata: Any, signature: str | None, batch: int) -> Inputs:
     """Inputs made up from a served signature (unknown dims: ``batch`` first, 1 elsewhere)."""
     from toolkit.export.testdata import synthesize_inputs
-    from toolkit.savedmodel import dtype_from_enum_name
 
     try:
         spec = metadata.signature(signature)
     except KeyError as exc:
         raise BadOption("--signature", f"one of {sorted(metadata.signatures)}", signature or "serving_default") \
             from exc
-    views = {name: _SpecView(dtype_from_enum_name(t.dtype_name), t.shape) for name, t in spec.inputs.items()}
-    bad = sorted(n for n, v in views.items() if v.dtype in ("bfloat16", "resource", "variant", "invalid"))
+    views = dict(spec.inputs)
+    bad = sorted(n for n, v in views.items() if v.numpy_name in ("bfloat16", "resource", "variant", "invalid"))
     if bad:
         raise BadOption("--inputs", f"a signature whose inputs can be synthesized (or --data); inputs {bad} are",
-                        [views[n].dtype for n in bad])
+                        [views[n].numpy_name for n in bad])
     return Inputs(synthesize_inputs(views, batch=batch), signature,
                   f"synthesized from signature {spec.name!r} (batch {batch})")
 

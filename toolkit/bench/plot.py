@@ -17,16 +17,17 @@ def plot_report(report: BenchReport, path: str | Path) -> Path:
     path = Path(path)
     fig, ax = plt.subplots(figsize=(7.5, 4.8), dpi=110)
     for index, protocol in enumerate(dict.fromkeys(r.protocol for r in report.levels)):
-        rows = [r for r in report.levels if r.protocol == protocol and r.merged and r.merged.latency_ms]
+        rows = [(r, r.merged.latency_ms) for r in report.levels
+                if r.protocol == protocol and r.merged and r.merged.latency_ms]
         if not rows:
             continue
         color = f"C{index}"
-        x = [r.throughput for r in rows]
-        ax.plot(x, [r.merged.latency_ms["p50"] for r in rows], "o-", color=color, label=f"{protocol} p50")
-        ax.plot(x, [r.merged.latency_ms["p99"] for r in rows], "s--", color=color, alpha=0.7,
+        x = [r.throughput for r, _ in rows]
+        ax.plot(x, [latency["p50"] for _, latency in rows], "o-", color=color, label=f"{protocol} p50")
+        ax.plot(x, [latency["p99"] for _, latency in rows], "s--", color=color, alpha=0.7,
                 label=f"{protocol} p99")
-        for r in rows:
-            ax.annotate(r.level.label, (r.throughput, r.merged.latency_ms["p50"]), textcoords="offset points",
+        for r, latency in rows:
+            ax.annotate(r.level.label, (r.throughput, latency["p50"]), textcoords="offset points",
                         xytext=(4, -10), fontsize=7, color=color)
     target = report.model + (f" v{report.version}" if report.version else "")
     m = report.machine

@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -78,7 +79,7 @@ class GrpcRequester(Requester):
         self._stub = self._client._ensure_stub()["Predict"]
         self._response_type = serving_pb2.PredictResponse
         self._rpc_error, self._map_error, self._wire = grpc.RpcError, map_rpc_error, _wire
-        self._call_options = {"timeout": self.target.timeout_s}
+        self._call_options: dict[str, Any] = {"timeout": self.target.timeout_s}
         if self._client._metadata:
             self._call_options["metadata"] = self._client._metadata
 

@@ -28,11 +28,11 @@ def grpc_reply(model: str = "trivial") -> bytes:
     response = serving_pb2.PredictResponse()
     response.model_spec.name = model
     response.model_spec.version.value = 1
-    encode_tensor(np.float32([2.5]), tensor=response.outputs["y"])
+    encode_tensor(np.array([2.5], dtype=np.float32), tensor=response.outputs["y"])
     return response.SerializeToString()
 
 
-def start_grpc(port: int, threads: int = 16):  # type: ignore[no-untyped-def]
+def start_grpc(port: int, threads: int = 16):
     """A grpcio server on 127.0.0.1 answering Predict with ``grpc_reply()``; returns (server, port)."""
     import grpc
 
@@ -71,7 +71,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
-        self._headers_buffer.append(b"\r\n" + body)  # headers and body leave in one write
+        # headers and body leave in one write (http.server's header buffer; typeshed does not declare it)
+        self._headers_buffer.append(b"\r\n" + body)  # type: ignore[attr-defined]
         self.flush_headers()
 
     def log_message(self, *args: object) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from clients.types import TensorSpec
 from toolkit.custom_ops import describe, find_custom_ops
 from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
@@ -32,7 +33,7 @@ from toolkit.export.sources import (
     write_keras,
     write_module,
 )
-from toolkit.export.specs import TensorSpec, check_specs
+from toolkit.export.specs import check_specs
 from toolkit.export.testdata import TestData, load_test_data, save_test_data, synthesize_inputs
 from toolkit.export.validate import check_inputs, run_in_clean_process, validate_outputs
 from toolkit.export.warmup import write_warmup_file

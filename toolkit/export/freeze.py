@@ -41,7 +41,7 @@ class Frozen:
     notes: list[str]
 
 
-def _tf():  # type: ignore[no-untyped-def]
+def _tf():
     return require("tensorflow", purpose="freezing models")
 
 
@@ -111,10 +111,9 @@ def freeze_checkpoint(source: Checkpoint, sample_inputs: Mapping[str, np.ndarray
         graph_def = v1.graph_util.convert_variables_to_constants(sess, graph.as_graph_def(), output_nodes)
         input_specs = {a: tensors[a] for a in source.inputs}
         if sample_inputs is None:
-            from toolkit.savedmodel import TensorInfo
+            from clients.types import TensorSpec
 
-            infos = {a: TensorInfo(a, "string" if t.dtype == tf.string else t.dtype.name,
-                                   None if t.shape.rank is None else tuple(t.shape.as_list()))
+            infos = {a: TensorSpec(a, t.dtype.name, None if t.shape.rank is None else tuple(t.shape.as_list()))
                      for a, t in input_specs.items()}
             sample_inputs = synthesize_inputs(infos)
         sample = {k: np.asarray(v) for k, v in sample_inputs.items()}

@@ -28,7 +28,7 @@ _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
 
 
-def _renameat2():  # type: ignore[no-untyped-def]
+def _renameat2():
     try:
         libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
         fn = libc.renameat2
@@ -74,7 +74,7 @@ def _pid_alive(pid: int) -> bool:
 
 def clean_stale_staging(model_dir: Path) -> list[Path]:
     """Remove staging/replaced folders left by exporters that died (their pid is gone)."""
-    removed = []
+    removed: list[Path] = []
     if not model_dir.is_dir():
         return removed
     for child in model_dir.iterdir():

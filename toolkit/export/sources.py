@@ -18,7 +18,7 @@ from toolkit._extras import require
 from toolkit.export.errors import ExportError
 
 
-def _tf():  # type: ignore[no-untyped-def]
+def _tf():
     return require("tensorflow", purpose="exporting models")
 
 
@@ -66,7 +66,7 @@ def keras_io_names(model: Any, name_mapping: Mapping[str, str] | None = None) ->
     return _renamed(input_names, in_map, "inputs"), _renamed(output_names, out_map, "outputs")
 
 
-def keras_serving_fn(model: Any, name_mapping: Mapping[str, str] | None = None) -> tuple[Callable, list]:  # type: ignore[type-arg]
+def keras_serving_fn(model: Any, name_mapping: Mapping[str, str] | None = None) -> tuple[Callable, list]:
     """A serving function returning ``{output name: tensor}`` and its input signature (named TensorSpecs)."""
     tf = _tf()
     if not getattr(model, "inputs", None):
@@ -106,16 +106,15 @@ def _first_line(exc: BaseException) -> str:
     return message.strip().splitlines()[0] if message.strip() else type(exc).__name__
 
 
-def xla_compiled(fn: Callable, specs: list, name: str) -> Any:  # type: ignore[type-arg]
+def xla_compiled(fn: Callable, specs: list, name: str) -> Any:
     """``fn`` as a ``tf.function(jit_compile=True)`` over ``specs``, compiled once now on synthetic inputs so a
     model XLA cannot compile fails at export with XLA's own message, not at its first request."""
     tf = _tf()
+    from clients.types import TensorSpec
     from toolkit.export.testdata import synthesize_inputs
-    from toolkit.savedmodel import TensorInfo
 
     compiled = tf.function(fn, input_signature=specs, jit_compile=True)
-    infos = {str(i): TensorInfo(str(i), "string" if s.dtype == tf.string else s.dtype.name,
-                                None if s.shape.rank is None else tuple(s.shape.as_list()))
+    infos = {str(i): TensorSpec(str(i), s.dtype.name, None if s.shape.rank is None else tuple(s.shape.as_list()))
              for i, s in enumerate(specs)}
     arrays = synthesize_inputs(infos)
     try:

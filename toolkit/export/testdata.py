@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import base64
 import json
+import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from clients.types import TensorSpec
 
 TEST_DATA_DIR = Path("assets.extra") / "tfs_test_data"
 FORMAT_VERSION = 1
@@ -41,10 +44,19 @@ def _to_bytes_list(array: np.ndarray) -> list[str]:
     return [base64.b64encode(v if isinstance(v, bytes) else str(v).encode("utf-8")).decode("ascii") for v in flat]
 
 
+def _write_npz(path: Path, arrays: Mapping[str, np.ndarray]) -> None:
+    """What ``np.savez(path, **arrays)`` writes (one ``<name>.npy`` per array, stored), for any tensor name: as
+    keywords, an input named ``file`` or ``allow_pickle`` would collide with savez's own parameters."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for name, array in arrays.items():
+            with archive.open(f"{name}.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, np.asanyarray(array), allow_pickle=False)
+
+
 def _save_group(folder: Path, stem: str, arrays: Mapping[str, np.ndarray]) -> None:
     numeric = {k: v for k, v in arrays.items() if not _is_string(v)}
     strings = {k: {"shape": list(v.shape), "b64": _to_bytes_list(v)} for k, v in arrays.items() if _is_string(v)}
-    np.savez(folder / f"{stem}.npz", **numeric)
+    _write_npz(folder / f"{stem}.npz", numeric)
     (folder / f"{stem}.strings.json").write_text(json.dumps(strings), encoding="utf-8")
 
 
@@ -135,8 +147,8 @@ def compare_outputs(
     return None
 
 
-def synthesize_inputs(inputs: Mapping[str, Any], batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
-    """Inputs made up from a signature's specs (``{name: TensorInfo-like with .dtype and .shape}``): unknown
+def synthesize_inputs(inputs: Mapping[str, TensorSpec], batch: int = 1, seed: int = 0) -> dict[str, np.ndarray]:
+    """Inputs made up from a signature's specs (``{name: TensorSpec}``): unknown
     dims become ``batch`` (first) or 1, values are small random numbers / short strings. Used where no sample
     data exists: it proves the model runs, not that it is right."""
     rng = np.random.default_rng(seed)
@@ -144,12 +156,13 @@ def synthesize_inputs(inputs: Mapping[str, Any], batch: int = 1, seed: int = 0) 
     for name, info in sorted(inputs.items()):
         shape = info.shape if info.shape is not None else (batch,)
         dims = tuple((batch if i == 0 else 1) if d is None else d for i, d in enumerate(shape))
-        if info.dtype == "string":
+        dtype = info.numpy_name
+        if dtype == "string":
             arrays[name] = np.full(dims, b"tfs", dtype=object)
-        elif info.dtype == "bool":
+        elif dtype == "bool":
             arrays[name] = rng.integers(0, 2, size=dims).astype(bool)
-        elif info.dtype.startswith(("int", "uint")):
-            arrays[name] = rng.integers(0, 3, size=dims).astype(info.dtype)
+        elif dtype.startswith(("int", "uint")):
+            arrays[name] = rng.integers(0, 3, size=dims).astype(dtype)
         else:
-            arrays[name] = rng.random(size=dims).astype(info.dtype)
+            arrays[name] = rng.random(size=dims).astype(dtype)
     return arrays

@@ -30,8 +30,8 @@ def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None
     for name, info in signature.inputs.items():
         value = inputs[name]
         got = "string" if value.dtype.kind in ("S", "U", "O") else value.dtype.name
-        if got != info.dtype:
-            raise ValidationError(f"sample input {name!r}: expected dtype {info.dtype}, got {got}")
+        if got != info.numpy_name:
+            raise ValidationError(f"sample input {name!r}: expected dtype {info.numpy_name}, got {got}")
         if info.shape is not None and (
             len(info.shape) != value.ndim or any(d is not None and d != s for d, s in zip(info.shape, value.shape))
         ):

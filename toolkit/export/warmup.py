@@ -20,7 +20,7 @@ def _batch_size(inputs: Mapping[str, np.ndarray]) -> int:
 
 
 def warmup_requests(model_name: str, signature_name: str, inputs: Mapping[str, np.ndarray],
-                    max_records: int = MAX_WARMUP_RECORDS) -> list:  # type: ignore[type-arg]
+                    max_records: int = MAX_WARMUP_RECORDS) -> list:
     """One request per sample row (batch dimension sliced), or one request with everything when the inputs
     share no batch dimension; never more than ``max_records``."""
     tf = require("tensorflow", purpose="writing warmup records")
@@ -53,7 +53,7 @@ def write_warmup_file(version_dir: str | Path, model_name: str, signature_name: 
     return len(requests)
 
 
-def read_warmup_file(path: str | Path) -> list:  # type: ignore[type-arg]
+def read_warmup_file(path: str | Path) -> list:
     """Parse a warmup file back into ``PredictionLog`` messages (for inspection and tests)."""
     tf = require("tensorflow", purpose="reading warmup records")
     prediction_log_pb2 = require("tensorflow_serving.apis.prediction_log_pb2")

@@ -39,8 +39,9 @@ class RenderOptions:
 def to_yaml(obj: dict[str, Any], options: RenderOptions) -> str:
     """One object as YAML (PyYAML's safe dumper, keys in the order written, no line wrapping)."""
     yaml = require("yaml", purpose="writing Kubernetes manifests")
+    safe_dumper: Any = yaml.SafeDumper  # imported at run time (an extra): a class mypy cannot see
 
-    class NoAliases(yaml.SafeDumper):  # a shared dict must be written out twice, not as &id001 / *id001
+    class NoAliases(safe_dumper):  # a shared dict must be written out twice, not as &id001 / *id001
         def ignore_aliases(self, data: Any) -> bool:
             return True
 

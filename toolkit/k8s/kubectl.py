@@ -14,6 +14,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from typing import IO
 
 from toolkit.errors import ToolkitError
 
@@ -153,7 +154,7 @@ class Kubectl:
             finally:
                 _stop(process)
 
-    def _wait_forwarding(self, process: subprocess.Popen[bytes], output: object, local: dict[int, int],
+    def _wait_forwarding(self, process: subprocess.Popen[bytes], output: IO[bytes], local: dict[int, int],
                          resource: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         pending = set(local.values())
@@ -163,8 +164,8 @@ class Kubectl:
                 return
             code = process.poll()
             if code is not None or time.monotonic() >= deadline:
-                output.seek(0)  # type: ignore[attr-defined]
-                text = _stderr_text(output.read())  # type: ignore[attr-defined]
+                output.seek(0)
+                text = _stderr_text(output.read())
                 state = f"exited {code}" if code is not None else f"not forwarding within {timeout:g}s"
                 raise KubectlError(f"kubectl port-forward {resource} {state} (127.0.0.1 ports "
                                    f"{sorted(pending)} not answering): {text}")

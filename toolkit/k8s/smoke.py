@@ -151,7 +151,7 @@ def run_cluster_smoke(kubectl: Kubectl, spec: DeploymentSpec, deploy_dir: Path, 
                 part = SmokeRunner(clients, smoke, targets=where).run([p for p in plans if p.name in target.models])
             finally:
                 for client in clients.values():
-                    client.close()  # type: ignore[attr-defined]
+                    client.close()
         report.results.extend(part.results)
         report.targets.update(part.targets if len(targets) == 1 else
                               {f"{target.wait} {key}": value for key, value in part.targets.items()})

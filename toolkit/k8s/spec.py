@@ -87,13 +87,16 @@ def _fail(field_name: str, expected: str, got: Any) -> SpecError:
     return SpecError(f"kubernetes.{field_name}: expected {expected}, got {got!r}")
 
 
-def _int(raw: dict[str, Any], key: str, default: int | None, minimum: int, where: str = "") -> int | None:
+def _int(raw: dict[str, Any], key: str, default: int, minimum: int, where: str = "") -> int:
     value = raw.get(key, default)
-    if value is None:
-        return None
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise _fail(f"{where}{key}", f"an integer >= {minimum}", value)
     return value
+
+
+def _optional_int(raw: dict[str, Any], key: str, minimum: int, where: str = "") -> int | None:
+    """``_int`` for a key whose absence means "not set"."""
+    return None if raw.get(key) is None else _int(raw, key, 0, minimum, where)
 
 
 def _choice(raw: dict[str, Any], key: str, default: str, choices: tuple[str, ...], where: str = "") -> str:
@@ -187,7 +190,7 @@ def _kserve(raw: Any, spec: DeploymentSpec, pvc_name: str, replicas: int) -> KSe
         raise _fail(f"{w}storage_uri", "a URI KServe's storage initializer reads (pvc://, s3://, gs://, ...)",
                     storage_uri)
     mode = _choice(raw, "deployment_mode", "RawDeployment", KSERVE_MODES, w)
-    percent = _int(raw, "canary_traffic_percent", None, 0, w)
+    percent = _optional_int(raw, "canary_traffic_percent", 0, w)
     if percent is not None:
         if percent > 100:
             raise _fail(f"{w}canary_traffic_percent", "an integer in 0..100", percent)
@@ -198,7 +201,7 @@ def _kserve(raw: Any, spec: DeploymentSpec, pvc_name: str, replicas: int) -> KSe
             raise _fail(f"{w}canary_traffic_percent", f"a model with a {CANARY_LABEL!r} label (the version the "
                         "new revision is rolled out for)", percent)
     min_replicas = _int(raw, "min_replicas", replicas, 0, w)
-    max_replicas = _int(raw, "max_replicas", None, 1, w)
+    max_replicas = _optional_int(raw, "max_replicas", 1, w)
     if max_replicas is not None and min_replicas is not None and max_replicas < min_replicas:
         raise _fail(f"{w}max_replicas", f"an integer >= min_replicas ({min_replicas})", max_replicas)
     return KServeSpec(runtime, storage_uri, mode, percent, min_replicas, max_replicas)
@@ -213,8 +216,8 @@ def kubernetes_spec(spec: DeploymentSpec, *, bake: bool = False, cpu: bool = Fal
     if problem or len(name) > 50:  # leaves room for the "-config" / "-models" suffixes
         raise _fail("name", (problem or "a DNS-1035 label") + ", at most 50 characters", name)
     namespace = _str(raw, "namespace", "default")
-    if names.dns1123_label_problem(namespace):
-        raise _fail("namespace", names.dns1123_label_problem(namespace), namespace)
+    if problem := names.dns1123_label_problem(namespace):
+        raise _fail("namespace", problem, namespace)
     replicas = _int(raw, "replicas", 1, 0)
     gpus = 0 if cpu else _int(raw, "gpus", _default_gpus(spec), 0)
     gpu_resource = _str(raw, "gpu_resource", "nvidia.com/gpu")
@@ -222,22 +225,22 @@ def kubernetes_spec(spec: DeploymentSpec, *, bake: bool = False, cpu: bool = Fal
         raise _fail("gpu_resource", "an extended resource name such as 'nvidia.com/gpu'", gpu_resource)
     model_volume = "image" if bake else _choice(raw, "model_volume", "pvc", MODEL_VOLUMES)
     pvc_name = _str(raw, "pvc_name", f"{name}-models")
-    if names.dns1123_subdomain_problem(pvc_name):
-        raise _fail("pvc_name", names.dns1123_subdomain_problem(pvc_name), pvc_name)
+    if problem := names.dns1123_subdomain_problem(pvc_name):
+        raise _fail("pvc_name", problem, pvc_name)
     create_pvc = raw.get("create_pvc", True)
     if not isinstance(create_pvc, bool):
         raise _fail("create_pvc", "true or false", create_pvc)
     grace = _int(raw, "termination_grace_period_seconds", 30, 1)
     drain = _int(raw, "drain_seconds", 10, 0)
-    if drain >= grace:  # type: ignore[operator]
+    if drain >= grace:
         raise _fail("drain_seconds", f"fewer seconds than termination_grace_period_seconds ({grace})", drain)
     readiness_model = _str(raw, "readiness_model", spec.models[0].name if spec.models else "")
     served = [m.name for m in spec.models]
     if readiness_model not in served:
         raise _fail("readiness_model", f"one of the served models {served}", readiness_model)
     storage_class = _str(raw, "storage_class", "")
-    if storage_class and names.dns1123_subdomain_problem(storage_class):
-        raise _fail("storage_class", names.dns1123_subdomain_problem(storage_class), storage_class)
+    if storage_class and (problem := names.dns1123_subdomain_problem(storage_class)):
+        raise _fail("storage_class", problem, storage_class)
     memory = _quantity(raw, "memory", "2Gi")
     for key in ("image", "baked_image"):
         value = _str(raw, key, "")
@@ -246,10 +249,10 @@ def kubernetes_spec(spec: DeploymentSpec, *, bake: bool = False, cpu: bool = Fal
     return KubernetesSpec(
         name=name,
         namespace=namespace,
-        replicas=replicas,  # type: ignore[arg-type]
+        replicas=replicas,
         image=_str(raw, "image", ""),
         image_pull_policy=_choice(raw, "image_pull_policy", "IfNotPresent", PULL_POLICIES),
-        gpus=gpus,  # type: ignore[arg-type]
+        gpus=gpus,
         gpu_resource=gpu_resource,
         cpu=_quantity(raw, "cpu", "1"),
         memory=memory,
@@ -265,13 +268,13 @@ def kubernetes_spec(spec: DeploymentSpec, *, bake: bool = False, cpu: bool = Fal
         storage_class=storage_class,
         access_mode=_choice(raw, "access_mode", "ReadWriteMany", ACCESS_MODES),
         baked_image=_str(raw, "baked_image", ""),
-        termination_grace_period_seconds=grace,  # type: ignore[arg-type]
-        drain_seconds=drain,  # type: ignore[arg-type]
-        startup_timeout_seconds=_int(raw, "startup_timeout_seconds", 600, 10),  # type: ignore[arg-type]
+        termination_grace_period_seconds=grace,
+        drain_seconds=drain,
+        startup_timeout_seconds=_int(raw, "startup_timeout_seconds", 600, 10),
         readiness_model=readiness_model,
-        run_as_user=_int(raw, "run_as_user", 1000, 1),  # type: ignore[arg-type]
-        run_as_group=_int(raw, "run_as_group", 1000, 1),  # type: ignore[arg-type]
-        kserve=_kserve(raw.get("kserve", {}), spec, pvc_name, replicas),  # type: ignore[arg-type]
+        run_as_user=_int(raw, "run_as_user", 1000, 1),
+        run_as_group=_int(raw, "run_as_group", 1000, 1),
+        kserve=_kserve(raw.get("kserve", {}), spec, pvc_name, replicas),
     )
 
 

@@ -31,7 +31,7 @@ CPU_HINT = (
 )
 
 
-def docker_client(timeout: float = 3.0):  # type: ignore[no-untyped-def]
+def docker_client(timeout: float = 3.0):
     """A client for the engine in the environment (DOCKER_HOST or the default socket), checked with a ping."""
     docker = require("docker", purpose="launching the server in Docker")
     try:
@@ -106,15 +106,23 @@ class DockerRuntime:
 
     def __init__(self, client: Any, spec: ContainerSpec, *, pull_progress: PullProgress | None = None) -> None:
         self.client = client
-        self.spec = spec
+        self._spec: ContainerSpec | None = spec
         self.container_name = spec.name
         self.pull_progress = pull_progress
+
+    @property
+    def spec(self) -> ContainerSpec:
+        """The creation settings; a runtime ``attach``ed to an existing container has none."""
+        if self._spec is None:
+            raise LaunchError(f"container {self.container_name} was attached (for down / logs / status) without the "
+                              "settings to create it; `tfs up` creates it")
+        return self._spec
 
     @classmethod
     def attach(cls, client: Any, container_name: str) -> DockerRuntime:
         """A handle on an existing container (for down / logs / status), without its creation settings."""
         runtime = cls.__new__(cls)
-        runtime.client, runtime.spec, runtime.container_name, runtime.pull_progress = client, None, container_name, None
+        runtime.client, runtime._spec, runtime.container_name, runtime.pull_progress = client, None, container_name, None
         return runtime
 
     # ------------------------------------------------------------------ image
@@ -152,7 +160,7 @@ class DockerRuntime:
         )
 
     # ------------------------------------------------------------------ lifecycle
-    def _find(self):  # type: ignore[no-untyped-def]
+    def _find(self):
         import docker.errors
 
         try:

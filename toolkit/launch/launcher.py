@@ -107,7 +107,7 @@ def up(
     expected = expected_versions(spec, deploy)
     previous = read_endpoints(deploy)
     running = _runtime_for(previous, deploy) if previous is not None else None
-    if running is not None and running.failure() is None:
+    if previous is not None and running is not None and running.failure() is None:
         raise LaunchError(
             f"a server started by `tfs up` is already running for {deploy} ({previous.runtime}, REST "
             f"{previous.rest}); `tfs status` shows it, `tfs down` stops it."

@@ -28,7 +28,7 @@ def _tensorflow_descriptor_set(path: Path) -> None:
 
     files: dict[str, descriptor_pb2.FileDescriptorProto] = {}
 
-    def add(descriptor) -> None:  # type: ignore[no-untyped-def]
+    def add(descriptor) -> None:
         if descriptor.name in files or descriptor.name.startswith("google/protobuf/"):
             return
         for dependency in descriptor.dependencies:

@@ -17,6 +17,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import numpy as np
 
@@ -82,7 +83,7 @@ def task_size(feeds: dict[str, np.ndarray]) -> int:
             raise ServingError(
                 Code.INVALID_ARGUMENT, "Batching Run() input tensors must have equal 0th-dimension size"
             )
-    return int(size)  # type: ignore[arg-type]
+    return int(size)  # type: ignore[arg-type]  # feeds is not empty, so size is set
 
 
 @dataclass
@@ -96,11 +97,23 @@ class _Task:
     enqueued: float = field(default_factory=time.monotonic)
 
 
+BatchKey = tuple[tuple[str, ...], tuple[str, ...]]  # (sorted feed names, sorted fetch names): one scheduler each
+
+
+class BatchTarget(Protocol):
+    """What a BatchScheduler runs merged batches on: a Servable, or a TF Lite session's unbatched runner."""
+
+    name: str
+
+    def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
+        ...
+
+
 class BatchScheduler:
     """A queue of tasks for one (servable, signature, feeds, fetches) with its own batch threads."""
 
     def __init__(
-        self, servable: Servable, fetches: list[str], config: BatchingConfig, metrics: ServerMetrics
+        self, servable: BatchTarget, fetches: list[str], config: BatchingConfig, metrics: ServerMetrics
     ) -> None:
         self.servable = servable
         self.fetches = fetches
@@ -145,7 +158,7 @@ class BatchScheduler:
         task.done.wait()
         if task.error is not None:
             raise task.error
-        return task.outputs  # type: ignore[return-value]
+        return task.outputs  # type: ignore[return-value]  # a task done without error has its outputs
 
     def _split_and_submit(self, feeds: dict[str, np.ndarray], size: int, timeout: float | None) -> list[np.ndarray]:
         step = self.config.execution_limit
@@ -234,13 +247,15 @@ class BatchScheduler:
         """ProcessBatch: the batch runs until the latest deadline of its tasks (counted from each task's enqueue
         time); if every task's deadline has already passed in the queue, none is run."""
         now = time.monotonic()
-        deadlines = [t.enqueued + t.timeout if t.timeout is not None else None for t in batch]
-        if any(d is None for d in deadlines):
-            return None
-        latest = max(deadlines)  # type: ignore[type-var]
+        deadlines: list[float] = []
+        for task in batch:
+            if task.timeout is None:
+                return None
+            deadlines.append(task.enqueued + task.timeout)
+        latest = max(deadlines)
         if latest <= now:
             raise ServingError(Code.RESOURCE_EXHAUSTED, "Run() timeout exceeded while waiting in batching queue")
-        return latest - now  # type: ignore[operator]
+        return latest - now
 
     def _merge(self, batch: list[_Task]) -> tuple[dict[str, np.ndarray], int]:
         total = sum(t.size for t in batch)
@@ -313,7 +328,7 @@ class BatchingRunner:
 
     def prepare(self, servable: Servable) -> None:
         """Validate per-model parameters at load time (a bad file fails the load)."""
-        servable.batching_config = self.config_for(servable)  # type: ignore[attr-defined]
+        servable.batching_config = self.config_for(servable)
 
     def __call__(
         self,
@@ -335,5 +350,5 @@ class BatchingRunner:
                 config = getattr(servable, "batching_config", None) or self.config_for(servable)
                 scheduler = BatchScheduler(servable, batch_fetches, config, self.metrics)
                 servable.batchers[key] = scheduler
-        outputs = dict(zip(batch_fetches, scheduler.submit(feeds, timeout)))  # type: ignore[attr-defined]
+        outputs = dict(zip(batch_fetches, scheduler.submit(feeds, timeout)))
         return [outputs[name] for name in fetches]

@@ -10,6 +10,7 @@ import itertools
 import logging
 import os
 from pathlib import Path
+from typing import TypeAlias
 
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
@@ -20,8 +21,8 @@ from toolkit.versions import VersionPolicy, parse_version
 
 log = logging.getLogger(__name__)
 
-ModelServerConfig = model_server_config_pb2.ModelServerConfig
-ModelConfig = model_server_config_pb2.ModelConfig
+ModelServerConfig: TypeAlias = model_server_config_pb2.ModelServerConfig  # a generated message class (Any to mypy: no stubs)
+ModelConfig: TypeAlias = model_server_config_pb2.ModelConfig  # a generated message class (Any to mypy: no stubs)
 
 DEFAULT_PROMETHEUS_PATH = "/monitoring/prometheus/metrics"
 SUPPORTED_PLATFORMS = ("tensorflow",)
@@ -261,7 +262,7 @@ def read_ssl_config(path: str) -> dict[str, object]:
     }
 
 
-def read_session_config(path: str):  # type: ignore[no-untyped-def]
+def read_session_config(path: str):
     """Text-format tensorflow.ConfigProto for the sessions."""
     from tensorflow.core.protobuf import config_pb2
 

@@ -28,6 +28,7 @@ from toolkit.server.errors import Code, ServingError
 from toolkit.server.limits import RequestLimits
 from toolkit.server.manager import ModelManager
 from toolkit.server.metrics import Counter, ServerMetrics
+from toolkit.server.servable import Servable
 
 log = logging.getLogger(__name__)
 
@@ -111,14 +112,15 @@ class ServingCoreImpl:
         return run
 
     @staticmethod
-    def _require_spec(request: object) -> model_pb2.ModelSpec:
-        if not request.HasField("model_spec"):  # type: ignore[attr-defined]
+    def _require_spec(request: Any) -> model_pb2.ModelSpec:
+        """``request``: any of the five request messages (all carry ``model_spec``)."""
+        if not request.HasField("model_spec"):
             raise ServingError(Code.INVALID_ARGUMENT, "Missing ModelSpec")
-        return request.model_spec  # type: ignore[attr-defined,no-any-return]
+        return request.model_spec
 
     def _infer(
         self,
-        request: object,
+        request: Any,
         api: str,
         entrypoint: Entrypoint,
         run: Callable[..., T],
@@ -134,7 +136,7 @@ class ServingCoreImpl:
     def predict(
         self, request: predict_pb2.PredictRequest, *, entrypoint: Entrypoint, timeout: float | None = None
     ) -> predict_pb2.PredictResponse:
-        def run(servable: object, runner: inference.Runner) -> predict_pb2.PredictResponse:
+        def run(servable: Servable, runner: inference.Runner) -> predict_pb2.PredictResponse:
             self.limits.check_inputs(request.inputs)  # sized from the claims, before any tensor is decoded
             return inference.run_predict(servable, request, self.options, timeout, runner=runner)
 

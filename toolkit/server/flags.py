@@ -12,7 +12,7 @@ import dataclasses
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from toolkit.server import limits
 from toolkit.versions import simple_atoi
@@ -294,10 +294,10 @@ def _convert(flag: Flag, raw: str) -> object:
             raise FlagError(f"Invalid value for bool flag --{flag.name}: {raw!r} (expected true, false, 1 or 0)")
         return value
     if flag.type in ("int32", "int64"):
-        value = simple_atoi(raw, 32 if flag.type == "int32" else 64)
-        if value is None:
+        number = simple_atoi(raw, 32 if flag.type == "int32" else 64)
+        if number is None:
             raise FlagError(f"Invalid value for {flag.type} flag --{flag.name}: {raw!r} (expected an integer)")
-        return value
+        return number
     if flag.type == "float":
         try:
             return float(raw)
@@ -308,7 +308,7 @@ def _convert(flag: Flag, raw: str) -> object:
 
 def parse_args(argv: list[str]) -> ServerOptions:
     """Parse tensorflow_model_server-style arguments. Raises FlagError for unknown or malformed arguments."""
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # each flag converted to its declared type by _convert
     given: list[str] = []
     unknown: list[str] = []
     for arg in argv:
@@ -339,7 +339,7 @@ def parse_args(argv: list[str]) -> ServerOptions:
             "unknown argument" + ("s" if len(unknown) > 1 else "") + ": " + " ".join(unknown)
             + " (flags are written --name=value; run with --help for the list)"
         )
-    options = ServerOptions(**values)  # type: ignore[arg-type]
+    options = ServerOptions(**values)
     options.given = given
     return options
 
@@ -375,5 +375,5 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def replace(options: ServerOptions, **changes: object) -> ServerOptions:
-    return dataclasses.replace(options, **changes)  # type: ignore[arg-type]
+def replace(options: ServerOptions, **changes: Any) -> ServerOptions:
+    return dataclasses.replace(options, **changes)

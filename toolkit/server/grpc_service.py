@@ -58,24 +58,24 @@ class PredictionServicer(prediction_service_pb2_grpc.PredictionServiceServicer):
     def __init__(self, core: ServingCoreImpl) -> None:
         self.core = core
 
-    def Predict(self, request, context):  # type: ignore[no-untyped-def]
+    def Predict(self, request, context):
         return _call(context, lambda: self.core.predict(request, entrypoint="GRPC", timeout=deadline_seconds(context)))
 
-    def Classify(self, request, context):  # type: ignore[no-untyped-def]
+    def Classify(self, request, context):
         return _call(
             context, lambda: self.core.classify(request, entrypoint="GRPC", timeout=deadline_seconds(context))
         )
 
-    def Regress(self, request, context):  # type: ignore[no-untyped-def]
+    def Regress(self, request, context):
         return _call(context, lambda: self.core.regress(request, entrypoint="GRPC", timeout=deadline_seconds(context)))
 
-    def MultiInference(self, request, context):  # type: ignore[no-untyped-def]
+    def MultiInference(self, request, context):
         return _call(
             context,
             lambda: self.core.multi_inference(request, entrypoint="GRPC", timeout=deadline_seconds(context)),
         )
 
-    def GetModelMetadata(self, request, context):  # type: ignore[no-untyped-def]
+    def GetModelMetadata(self, request, context):
         return _call(context, lambda: self.core.get_model_metadata(request, entrypoint="GRPC"))
 
 
@@ -83,10 +83,10 @@ class ModelServicer(model_service_pb2_grpc.ModelServiceServicer):
     def __init__(self, core: ServingCoreImpl) -> None:
         self.core = core
 
-    def GetModelStatus(self, request, context):  # type: ignore[no-untyped-def]
+    def GetModelStatus(self, request, context):
         return _call(context, lambda: self.core.get_model_status(request, entrypoint="GRPC"))
 
-    def HandleReloadConfigRequest(self, request, context):  # type: ignore[no-untyped-def]
+    def HandleReloadConfigRequest(self, request, context):
         return _call(context, lambda: self.core.reload_config(request, timeout=deadline_seconds(context)))
 
 
@@ -118,7 +118,7 @@ class _HealthHandler(grpc.GenericRpcHandler):
 
     SERVING: ClassVar[dict[str, int]] = {"": 1, "ModelService": 1, "PredictionService": 1}
 
-    def service(self, handler_call_details):  # type: ignore[no-untyped-def]
+    def service(self, handler_call_details):
         if handler_call_details.method != "/grpc.health.v1.Health/Check":
             return None
 

@@ -6,8 +6,9 @@ No model lookup here: the core resolves the servable first; warmup calls these d
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 from google.protobuf import text_format
@@ -21,6 +22,7 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
+from clients import dtypes
 from toolkit.server import tensors
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.servable import Servable
@@ -30,7 +32,7 @@ PREDICT_METHOD = "tensorflow/serving/predict"
 CLASSIFY_METHOD = "tensorflow/serving/classify"
 REGRESS_METHOD = "tensorflow/serving/regress"
 
-SignatureDef = meta_graph_pb2.SignatureDef
+SignatureDef: TypeAlias = meta_graph_pb2.SignatureDef  # a generated message class (Any to mypy: no stubs)
 
 
 @dataclass(frozen=True)
@@ -65,8 +67,8 @@ def _set_model_spec(out: model_pb2.ModelSpec, name: str, signature_name: str | N
     out.version.value = version
 
 
-def _sorted_keys(mapping: object) -> list[str]:
-    return sorted(mapping)  # type: ignore[call-overload]
+def _sorted_keys(mapping: Iterable[str]) -> list[str]:
+    return sorted(mapping)
 
 
 def _debug_string(signature: SignatureDef) -> str:
@@ -233,7 +235,7 @@ def _classification_result(
                 Code.INVALID_ARGUMENT,
                 f"Expected Tensor shape: [batch_size num_classes] but got {tensors.shape_string(tensor.shape)}",
             )
-        got = tensors.dtype_name(tensors.dtype_of_array(tensor))
+        got = dtypes.enum_name(tensors.dtype_of_array(tensor))
         if got != dtype:
             raise ServingError(Code.INVALID_ARGUMENT, f"Expected {name} Tensor of {dtype}. Got: {got}")
         if tensor.shape[0] != num_examples:
@@ -245,7 +247,7 @@ def _classification_result(
             Code.INVALID_ARGUMENT,
             f"Tensors class and score should match in dim_size(1). Got {classes.shape[1]} vs. {scores.shape[1]}",
         )
-    num_classes = (classes if classes is not None else scores).shape[1]  # type: ignore[union-attr]
+    num_classes = (classes if classes is not None else scores).shape[1]  # type: ignore[union-attr]  # _classify_tensors requires classes or scores
     for i in range(num_examples):
         item = result.classifications.add()
         for c in range(num_classes):
@@ -294,7 +296,7 @@ def _regression_result(output: np.ndarray, num_examples: int, result: regression
     if output.dtype != np.float32:
         raise ServingError(
             Code.INVALID_ARGUMENT,
-            f"Expected output Tensor of DT_FLOAT.  Got: {tensors.dtype_name(tensors.dtype_of_array(output))}",
+            f"Expected output Tensor of DT_FLOAT.  Got: {dtypes.enum_name(tensors.dtype_of_array(output))}",
         )
     for value in output.reshape(-1):
         result.regressions.add().value = float(value)

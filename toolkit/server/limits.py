@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from clients import dtypes
 from toolkit.server.errors import Code, ServingError
 
 if TYPE_CHECKING:  # flags.py reads the defaults here without importing TensorFlow
@@ -71,7 +72,7 @@ class RequestLimits:
                 raise ServingError(
                     Code.RESOURCE_EXHAUSTED,
                     f"input '{alias}' claims shape {tensors.shape_string(found.shape)} of "
-                    f"{tensors.dtype_name(found.dtype)} ({found.count} elements) but carries {found.given} "
+                    f"{dtypes.enum_name(found.dtype)} ({found.count} elements) but carries {found.given} "
                     f"value(s); repeating the last one to fill it would take {found.fill_bytes} bytes, and the "
                     f"request may fill at most {self.max_request_fill_bytes} bytes (--{FILL_BYTES_FLAG})",
                 )

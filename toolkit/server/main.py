@@ -14,11 +14,19 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
 from toolkit.server import gc_freeze, limits
 from toolkit.server.errors import ServingError
+
+if TYPE_CHECKING:  # the parts are imported when the server is built (TensorFlow, grpc)
+    import grpc
+
+    from toolkit.server.core import ServingCoreImpl
+    from toolkit.server.manager import ModelManager
+    from toolkit.server.rest import RestServerHandle
 
 log = logging.getLogger("toolkit.server")
 
@@ -32,7 +40,7 @@ class StartupError(Exception):
 
 
 class _JsonFormatter(logging.Formatter):
-    converter = time.gmtime
+    converter = staticmethod(time.gmtime)  # a plain function, not a method of the formatter
 
     def format(self, record: logging.LogRecord) -> str:
         payload = {
@@ -46,12 +54,16 @@ class _JsonFormatter(logging.Formatter):
         return json.dumps(payload)
 
 
+_logging_configured = False  # configure_logging runs once per process
+
+
 def configure_logging() -> None:
     """Structured logs on stderr: ``TFS_LOG_FORMAT=json`` gives JSON lines; ``TFS_LOG_LEVEL`` sets the level."""
+    global _logging_configured
     root = logging.getLogger()
-    if getattr(configure_logging, "_done", False):
+    if _logging_configured:
         return
-    configure_logging._done = True  # type: ignore[attr-defined]
+    _logging_configured = True
     handler = logging.StreamHandler(sys.stderr)
     if os.environ.get("TFS_LOG_FORMAT", "").lower() == "json":
         handler.setFormatter(_JsonFormatter())
@@ -80,10 +92,10 @@ def version_text() -> str:
 
 @dataclass
 class _Parts:
-    manager: object
-    core: object
-    grpc_server: object | None = None
-    rest: object | None = None
+    manager: ModelManager
+    core: ServingCoreImpl
+    grpc_server: grpc.Server | None = None
+    rest: RestServerHandle | None = None
     config_poller: threading.Thread | None = None
 
 
@@ -252,14 +264,14 @@ class ModelServer:
             raise StartupError(str(exc)) from exc
         manager = parts.manager
         try:
-            manager.apply_config(config)  # type: ignore[attr-defined]
+            manager.apply_config(config)
         except ServingError as exc:
             raise StartupError(exc.to_status_string()) from exc
-        names = manager.model_names()  # type: ignore[attr-defined]
+        names = manager.model_names()
         log.info("Loading %d model(s): %s", len(names), ", ".join(names))
-        manager.start_polling()  # type: ignore[attr-defined]
+        manager.start_polling()
         try:
-            manager.wait_until_available(names)  # type: ignore[attr-defined]
+            manager.wait_until_available(names)
         except ServingError as exc:
             if self._stop.is_set():
                 return  # SIGTERM while loading: a clean stop, not a failure
@@ -274,7 +286,7 @@ class ModelServer:
 
         try:
             parts.grpc_server = start_grpc_server(
-                parts.core,  # type: ignore[arg-type]
+                parts.core,
                 GrpcSettings(
                     host=o.host,
                     port=o.port,
@@ -292,7 +304,7 @@ class ModelServer:
 
             try:
                 parts.rest = start_rest_server(
-                    parts.core,  # type: ignore[arg-type]
+                    parts.core,
                     o.host,
                     o.rest_api_port,
                     timeout_ms=o.rest_api_timeout_in_ms,
@@ -327,7 +339,7 @@ class ModelServer:
                 log.error("Failed to read ModelServerConfig file: %s", exc)
                 continue
             try:
-                self.parts.manager.reload_config(config)  # type: ignore[attr-defined]
+                self.parts.manager.reload_config(config)
             except ServingError as exc:
                 log.error("PollFilesystemAndReloadConfig failed to ReloadConfig: %s", exc.to_status_string())
             except Exception:
@@ -337,7 +349,7 @@ class ModelServer:
     def request_stop(self) -> None:
         self._stop.set()
         if self.parts is not None:
-            self.parts.manager._stop.set()  # type: ignore[attr-defined]  # wake start-up waits
+            self.parts.manager.request_stop()  # wake start-up waits
 
     def wait(self) -> None:
         while not self._stop.wait(1.0):
@@ -350,10 +362,10 @@ class ModelServer:
             return
         log.info("Shutting down: draining in-flight requests")
         if parts.rest is not None:
-            parts.rest.shutdown()  # type: ignore[attr-defined]
+            parts.rest.shutdown()
         if parts.grpc_server is not None:
-            parts.grpc_server.stop(grace=30).wait()  # type: ignore[attr-defined]
-        parts.manager.shutdown()  # type: ignore[attr-defined]
+            parts.grpc_server.stop(grace=30).wait()
+        parts.manager.shutdown()
         log.info("Server stopped")
 
 

@@ -284,7 +284,7 @@ class ModelManager:
                     entry.failed.add(version)
             self._update_loaded_gauge(name)
             self._cond.notify_all()
-        status = "OK" if record.state == State.AVAILABLE else record.error.code.name  # type: ignore[union-attr]
+        status = "OK" if record.state == State.AVAILABLE or record.error is None else record.error.code.name
         self.metrics.load_attempt_count.inc(name, version, status)
         self.metrics.model_load_count.inc(name, status)
         gc_freeze.settle()
@@ -332,11 +332,11 @@ class ModelManager:
                     if any(r.state == State.AVAILABLE for r in records.values()):
                         continue
                     busy = any(r.state in (State.START, State.LOADING) for r in records.values())
-                    errors = [r for r in records.values() if r.state == State.END and r.error is not None]
+                    errors = [(r.version, r.error) for r in records.values() if r.state == State.END and r.error is not None]
                     if errors and not busy:
-                        for r in errors:
+                        for version, error in errors:
                             failures.append(
-                                f"{{name: {name} version: {r.version}}} due to error: {r.error.to_status_string()}"  # type: ignore[union-attr]
+                                f"{{name: {name} version: {version}}} due to error: {error.to_status_string()}"
                             )
                     else:
                         pending.append(name)
@@ -416,6 +416,11 @@ class ModelManager:
             return {k: dict(v) for k, v in self._labels.items()}
 
     # ------------------------------------------------------------------------------------------ shutdown
+    def request_stop(self) -> None:
+        """End the manager's waits (start-up's wait_until_available, polling) within their next tick, without
+        unloading (``shutdown`` does that). Takes no lock, so a signal handler may call it."""
+        self._stop.set()
+
     def shutdown(self) -> None:
         """Stop polling and unload everything (each unload waits for its in-flight requests)."""
         self._stop.set()

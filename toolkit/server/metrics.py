@@ -64,6 +64,10 @@ class _Metric:
     def header(self) -> list[str]:
         return [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} {self.kind}"]
 
+    def render(self) -> list[str]:
+        """Prometheus exposition lines of this metric (none while it has no sample)."""
+        raise NotImplementedError
+
 
 class Counter(_Metric):
     kind = "counter"
@@ -277,7 +281,7 @@ class ServerMetrics:
         """Prometheus text exposition (version 0.0.4)."""
         lines: list[str] = []
         for metric in self._all:
-            body = metric.render()  # type: ignore[attr-defined]
+            body = metric.render()
             if body:
                 lines.extend(metric.header())
                 lines.extend(body)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import TypeAlias
 
 from google.protobuf import text_format
 from tensorflow_serving.config import platform_config_pb2
@@ -21,7 +22,7 @@ from toolkit.server.tflite_servable import TfLiteOptions
 
 log = logging.getLogger(__name__)
 
-SessionBundleConfig = session_bundle_config_pb2.SessionBundleConfig
+SessionBundleConfig: TypeAlias = session_bundle_config_pb2.SessionBundleConfig  # a generated message class (Any to mypy: no stubs)
 ADAPTER_CONFIG = session_bundle_config_pb2.SavedModelBundleSourceAdapterConfig
 TENSORFLOW_PLATFORM = "tensorflow"
 
@@ -134,11 +135,11 @@ class _ConfiguredSessionOptions(SessionOptions):
 
     config: object = None
 
-    def config_proto(self):  # type: ignore[no-untyped-def]
+    def config_proto(self):
         from tensorflow.core.protobuf import config_pb2
 
         config = config_pb2.ConfigProto()
-        config.CopyFrom(self.config)  # type: ignore[arg-type]
+        config.CopyFrom(self.config)
         config.allow_soft_placement = True
         return config
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import numpy as np
 import orjson
@@ -173,14 +173,15 @@ _CONSTANTS: dict[str, Any] = {
     "null": None, "true": True, "false": False, "NaN": math.nan, "-NaN": math.nan,
     "Infinity": math.inf, "Inf": math.inf, "-Infinity": -math.inf, "-Inf": -math.inf,
 }
-_scanstring = json.decoder.scanstring
+# The stdlib decoder's string scanner (C speedup when present); typeshed does not declare it.
+_scanstring: Callable[[str, int, bool], tuple[str, int]] = json.decoder.scanstring  # type: ignore[attr-defined]
 
 
 def _iterative_decode(text: str, pos: int) -> tuple[Any, int]:
     """One JSON value from ``pos`` with an explicit stack: (value, end). Errors are the stdlib decoder's
     (``JSONDecodeError`` with its message and position), so ``_parse_error`` words them as rapidjson does."""
     error = json.JSONDecodeError
-    ws = _WS.match
+    ws = cast(Callable[[str, int], re.Match[str]], _WS.match)  # _WS matches the empty string: never None
     containers: list[Any] = []  # open lists / dicts, innermost last
     keys: list[Any] = []  # the pending member name of each open dict (None for lists)
     while True:
@@ -283,7 +284,7 @@ def _check_surrogate_escapes(text: str, start: int, end: int) -> None:
     else:
         if pending is None:
             return
-    offset = len(text[: pending.start()].encode("utf-8", "surrogateescape"))  # type: ignore[union-attr]
+    offset = len(text[: pending.start()].encode("utf-8", "surrogateescape"))
     raise invalid(f"JSON Parse error: The surrogate pair in string is invalid. at offset: {offset}")
 
 

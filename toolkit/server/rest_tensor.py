@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, types_pb2
 
+from clients.dtypes import TYPED_FIELD, type_string
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.rest_json import (
     debug_json,
@@ -57,17 +58,9 @@ _SMALL_INTS = (DT.DT_INT32, DT.DT_INT16, DT.DT_INT8, DT.DT_UINT8)
 _WRITABLE = set(_NUMPY) | {DT.DT_STRING}
 
 
-def dtype_name(dtype: int) -> str:
-    """TF's ``DataTypeString``: ``float``, ``int64``, ``half``, ``complex64``, ..."""
-    try:
-        return DT.DataType.Name(dtype)[3:].lower()
-    except ValueError:
-        return f"unknown dtype {dtype}"
-
-
 def _type_error(value: Any, dtype: int) -> ServingError:
     return invalid(
-        f"JSON Value: {debug_json(value)} Type: {json_type_name(value)} is not of expected type: {dtype_name(dtype)}"
+        f"JSON Value: {debug_json(value)} Type: {json_type_name(value)} is not of expected type: {type_string(dtype)}"
     )
 
 
@@ -158,7 +151,7 @@ def _scalar(value: Any, dtype: int) -> Any:
             return to_bytes(value)
     else:
         raise ServingError(
-            Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_json(value)} to type: {dtype_name(dtype)}"
+            Code.UNIMPLEMENTED, f"Conversion of JSON Value: {debug_json(value)} to type: {type_string(dtype)}"
         )
     raise _type_error(value, dtype)
 
@@ -398,9 +391,9 @@ def _rows_fast(instances: list[Any], inputs: Mapping[str, int], named: bool) -> 
     return result
 
 
-def tensors_from_instances(instances: list[Any], inputs: Mapping[str, int]) -> dict[str, Dense]:
+def tensors_from_instances(instances: list[Any] | NumericBlock, inputs: Mapping[str, int]) -> dict[str, Dense]:
     """Row format (``FillTensorMapFromInstancesList``): stack each instance along a new batch dimension."""
-    if type(instances) is NumericBlock:  # plain numbers: stacking the rows gives the block itself
+    if isinstance(instances, NumericBlock):  # plain numbers: stacking the rows gives the block itself
         if len(inputs) > 1:
             raise NeedsExactPath
         name, dtype = next(iter(inputs.items()))
@@ -465,20 +458,6 @@ def tensors_from_inputs(value: Any, inputs: Mapping[str, int]) -> dict[str, Dens
 # Predict response: TensorProto -> JSON text
 # --------------------------------------------------------------------------------------------------------------
 
-_TYPED_FIELD = {
-    DT.DT_FLOAT: "float_val",
-    DT.DT_DOUBLE: "double_val",
-    DT.DT_INT32: "int_val",
-    DT.DT_INT16: "int_val",
-    DT.DT_INT8: "int_val",
-    DT.DT_UINT8: "int_val",
-    DT.DT_INT64: "int64_val",
-    DT.DT_UINT32: "uint32_val",
-    DT.DT_UINT64: "uint64_val",
-    DT.DT_BOOL: "bool_val",
-}
-
-
 def _pad(values: list[Any] | np.ndarray, count: int, zero: Any) -> Any:
     """TF proto semantics: fewer typed values than elements repeats the last one (none: the zero value)."""
     have = len(values)
@@ -504,7 +483,7 @@ def _output_values(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int],
     if count == 0:
         return shape, 0, []
     if dtype not in _WRITABLE:
-        raise invalid(f"Failed to write JSON value for tensor type: {dtype_name(dtype)}")
+        raise invalid(f"Failed to write JSON value for tensor type: {type_string(dtype)}")
     if dtype == DT.DT_STRING:
         return shape, count, _pad(list(proto.string_val), count, b"")
     np_dtype = _NUMPY[dtype]
@@ -513,8 +492,8 @@ def _output_values(name: str, proto: tensor_pb2.TensorProto) -> tuple[list[int],
         if array.size < count:
             raise invalid(f"Output tensor {name} has {array.size} values in tensor_content for shape {shape}")
         return shape, count, array[:count]
-    field = getattr(proto, _TYPED_FIELD[dtype])
-    raw = np.array(field, dtype=np.int64 if _TYPED_FIELD[dtype] == "int_val" else np_dtype)
+    field = getattr(proto, TYPED_FIELD[dtype])
+    raw = np.array(field, dtype=np.int64 if TYPED_FIELD[dtype] == "int_val" else np_dtype)
     if raw.size < count:
         raw = np.array(_pad(raw.tolist(), count, 0), dtype=raw.dtype)
     return shape, count, raw[:count].astype(np_dtype)

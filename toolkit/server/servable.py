@@ -12,10 +12,15 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clients import dtypes
 from toolkit.server import tensors
+
+if TYPE_CHECKING:  # batching imports this module
+    from toolkit.server.batching import BatchingConfig, BatchKey, BatchScheduler
 from toolkit.server.errors import Code, ServingError
 
 log = logging.getLogger(__name__)
@@ -23,7 +28,7 @@ log = logging.getLogger(__name__)
 MAX_CALLABLES = 64  # cached C++ callables per loaded version (each holds an executor)
 
 
-def tf_module():  # type: ignore[no-untyped-def]
+def tf_module():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
@@ -31,7 +36,7 @@ def tf_module():  # type: ignore[no-untyped-def]
 
 
 @functools.cache
-def _c_session_run():  # type: ignore[no-untyped-def]
+def _c_session_run():
     """TF's C API entry point for Session::Run (the one Python's Session._do_run calls, minus its checks), the
     TF_Buffer context for RunOptions, RunOptions and OpError (looked up once: this is the per-request path)."""
     tf = tf_module()
@@ -70,7 +75,7 @@ class SessionOptions:
     session_config_file: str = ""
     fixed_timeouts_ms: tuple[int, ...] = ()  # deadlines every call of a front end gets (REST), for callables
 
-    def config_proto(self):  # type: ignore[no-untyped-def]
+    def config_proto(self):
         from tensorflow.core.protobuf import config_pb2
 
         if self.session_config_file:
@@ -140,7 +145,8 @@ class Servable:
         self._refs = 0
         self._cond = threading.Condition()
         self._closed = False
-        self.batchers: dict[object, object] = {}
+        self.batchers: dict[BatchKey, BatchScheduler] = {}
+        self.batching_config: BatchingConfig | None = None  # set by BatchingSession.prepare at load
         self._tensors: dict[str, tuple[object, int, np.dtype | None]] = {}
         self._callables: dict[tuple[tuple[str, ...], tuple[str, ...], int], object] = {}
         self._fixed_timeouts_ms = frozenset(options.fixed_timeouts_ms)
@@ -167,7 +173,7 @@ class Servable:
             while self._refs > 0:
                 self._cond.wait()
         for batcher in list(self.batchers.values()):
-            batcher.stop()  # type: ignore[attr-defined]
+            batcher.stop()
         self.session.close()
 
     def _graph_tensor(self, name: str, role: str) -> tuple[object, int, np.dtype | None]:
@@ -202,11 +208,11 @@ class Servable:
             if got != expected and expected != tensors.DT.DT_RESOURCE:
                 raise ServingError(
                     Code.INVALID_ARGUMENT,
-                    f"Expects arg[{index}] to be {tensors.short_dtype_name(expected)} but "
-                    f"{tensors.short_dtype_name(got)} is provided",
+                    f"Expects arg[{index}] to be {dtypes.type_string(expected)} but "
+                    f"{dtypes.type_string(got)} is provided",
                 )
 
-    def _callable(self, feeds: tuple[str, ...], fetches: tuple[str, ...], timeout_ms: int):  # type: ignore[no-untyped-def]
+    def _callable(self, feeds: tuple[str, ...], fetches: tuple[str, ...], timeout_ms: int):
         """A cached C++ callable (Session::MakeCallable) for these feeds, fetches and timeout, or None.
 
         A callable's RunOptions are fixed when it is made (about 5 ms), so callables serve calls without a deadline

@@ -8,58 +8,23 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tensorflow.core.framework import tensor_pb2, tensor_shape_pb2, types_pb2
+
+from clients import dtypes
 
 DT = types_pb2
 
 MAX_TENSOR_BYTES = 2**31 - 1  # a decoded request tensor may not exceed what one gRPC message (INT32_MAX) can hold
 
-# dtype enum -> (numpy dtype, typed field name)
+# dtype enum -> (numpy dtype, typed field name), and back (numpy dtype -> dtype enum), from clients.dtypes' tables
+# (bfloat16 needs ml_dtypes, which TensorFlow brings).
 _DTYPES: dict[int, tuple[np.dtype, str]] = {
-    DT.DT_FLOAT: (np.dtype(np.float32), "float_val"),
-    DT.DT_DOUBLE: (np.dtype(np.float64), "double_val"),
-    DT.DT_INT32: (np.dtype(np.int32), "int_val"),
-    DT.DT_INT16: (np.dtype(np.int16), "int_val"),
-    DT.DT_INT8: (np.dtype(np.int8), "int_val"),
-    DT.DT_UINT8: (np.dtype(np.uint8), "int_val"),
-    DT.DT_UINT16: (np.dtype(np.uint16), "int_val"),
-    DT.DT_INT64: (np.dtype(np.int64), "int64_val"),
-    DT.DT_UINT32: (np.dtype(np.uint32), "uint32_val"),
-    DT.DT_UINT64: (np.dtype(np.uint64), "uint64_val"),
-    DT.DT_BOOL: (np.dtype(np.bool_), "bool_val"),
-    DT.DT_HALF: (np.dtype(np.float16), "half_val"),
-    DT.DT_COMPLEX64: (np.dtype(np.complex64), "scomplex_val"),
-    DT.DT_COMPLEX128: (np.dtype(np.complex128), "dcomplex_val"),
-    DT.DT_STRING: (np.dtype(object), "string_val"),
+    dt: (numpy, field) for dt, field in dtypes.TYPED_FIELD.items() if (numpy := dtypes.numpy_dtype_for(dt)) is not None
 }
-try:  # bfloat16 comes with TensorFlow's ml_dtypes; it travels as raw 16-bit patterns in half_val
-    import ml_dtypes
-
-    _DTYPES[DT.DT_BFLOAT16] = (np.dtype(ml_dtypes.bfloat16), "half_val")
-except ImportError:  # pragma: no cover - TensorFlow always brings ml_dtypes
-    pass
-
-_NP_TO_DT: dict[np.dtype, int] = {
-    np.dtype(np.float32): DT.DT_FLOAT,
-    np.dtype(np.float64): DT.DT_DOUBLE,
-    np.dtype(np.int32): DT.DT_INT32,
-    np.dtype(np.int16): DT.DT_INT16,
-    np.dtype(np.int8): DT.DT_INT8,
-    np.dtype(np.uint8): DT.DT_UINT8,
-    np.dtype(np.uint16): DT.DT_UINT16,
-    np.dtype(np.int64): DT.DT_INT64,
-    np.dtype(np.uint32): DT.DT_UINT32,
-    np.dtype(np.uint64): DT.DT_UINT64,
-    np.dtype(np.bool_): DT.DT_BOOL,
-    np.dtype(np.float16): DT.DT_HALF,
-    np.dtype(np.complex64): DT.DT_COMPLEX64,
-    np.dtype(np.complex128): DT.DT_COMPLEX128,
-    np.dtype(object): DT.DT_STRING,
-}
-if DT.DT_BFLOAT16 in _DTYPES:
-    _NP_TO_DT[_DTYPES[DT.DT_BFLOAT16][0]] = DT.DT_BFLOAT16
+_NP_TO_DT: dict[np.dtype, int] = {numpy: dt for dt, (numpy, _) in _DTYPES.items()}
 
 
 class TensorParseError(ValueError):
@@ -71,20 +36,6 @@ class TensorParseError(ValueError):
 STRING_ELEMENT_BYTES = 48
 MAX_DIMS = 254  # TensorShape::MaxDimensions()
 INT64_MAX = 2**63 - 1
-
-
-def dtype_name(dtype: int) -> str:
-    """``DT_FLOAT`` style name of a dtype enum value."""
-    try:
-        return DT.DataType.Name(dtype)
-    except ValueError:
-        return f"DT_<{dtype}>"
-
-
-def short_dtype_name(dtype: int) -> str:
-    """TF's DataTypeString: ``float``, ``int64``, ``string`` ..."""
-    name = dtype_name(dtype)
-    return {"DT_FLOAT": "float", "DT_DOUBLE": "double", "DT_BOOL": "bool"}.get(name, name[3:].lower())
 
 
 def numpy_dtype(dtype: int) -> np.dtype:
@@ -134,7 +85,7 @@ def claim(proto: tensor_pb2.TensorProto) -> TensorClaim:
     """Size of the tensor ``to_numpy`` would build, before building it (raises TensorParseError for a proto TF
     refuses by its header: unsupported dtype, invalid shape)."""
     if proto.dtype not in _DTYPES:
-        raise TensorParseError(f"unsupported dtype {dtype_name(proto.dtype)}")
+        raise TensorParseError(f"unsupported dtype {dtypes.enum_name(proto.dtype)}")
     shape = shape_of(proto)
     count = math.prod(shape)
     if proto.dtype == DT.DT_STRING:
@@ -273,11 +224,11 @@ def from_numpy(array: np.ndarray, *, dtype: int | None = None, tensor_content: b
 _EXTEND_CHUNK = 65536
 
 
-def _extend(field: object, flat: np.ndarray) -> None:
+def _extend(field: Any, flat: np.ndarray) -> None:
     """Append an array to a repeated field through bounded Python lists (``tolist`` of a whole 64 MiB output would
     build 16M Python floats, 512 MB, for a moment)."""
     for start in range(0, flat.size, _EXTEND_CHUNK):
-        field.extend(flat[start:start + _EXTEND_CHUNK].tolist())  # type: ignore[attr-defined]
+        field.extend(flat[start:start + _EXTEND_CHUNK].tolist())
 
 
 def shape_string(shape: tuple[int, ...] | list[int]) -> str:

@@ -18,12 +18,17 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
+from clients import dtypes
 from toolkit.server import tensors
 from toolkit.server.errors import Code, ServingError
 from toolkit.server.servable import Servable, SessionOptions, tf_module
+
+if TYPE_CHECKING:
+    from toolkit.server.batching import BatchingConfig, BatchKey, BatchScheduler
 from toolkit.server.tflite_signatures import (
     TensorDetail,
     build_signatures,
@@ -64,7 +69,7 @@ def create_servable(
     return Servable(name, version, path, session_options)
 
 
-def _new_interpreter(model_bytes: bytes):  # type: ignore[no-untyped-def]
+def _new_interpreter(model_bytes: bytes):
     """One interpreter on one thread (CreateTfLiteInterpreterWrapper uses num_threads = 1)."""
     tf = tf_module()
     with warnings.catch_warnings():
@@ -85,13 +90,13 @@ class _Interpreter:
 class InterpreterPool:
     """A fixed set of interpreters: ``get`` waits (up to ``timeout`` seconds) for a free one, ``put`` returns it."""
 
-    def __init__(self, factory, size: int) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, factory, size: int) -> None:
         self.size = size
         self._free: queue.LifoQueue[object] = queue.LifoQueue()
         for _ in range(size):
             self._free.put(factory())
 
-    def get(self, timeout: float | None = None):  # type: ignore[no-untyped-def]
+    def get(self, timeout: float | None = None):
         try:
             return self._free.get(timeout=timeout if timeout is None else max(timeout, 0.0))
         except queue.Empty:
@@ -128,13 +133,13 @@ class TfLiteSession:
 
         self.pool = InterpreterPool(make, options.pool_size)
         self.batching = _scheduler_config(options, _model_batch_size(model_bytes))
-        self._schedulers: dict[tuple[tuple[str, ...], tuple[str, ...]], object] = {}
+        self._schedulers: dict[BatchKey, BatchScheduler] = {}
         self._schedulers_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop the batch schedulers and drop the interpreters (once no request holds the servable)."""
         for scheduler in list(self._schedulers.values()):
-            scheduler.stop()  # type: ignore[attr-defined]
+            scheduler.stop()
         while self.pool.free_count():
             self.pool.get(0)
 
@@ -152,9 +157,9 @@ class TfLiteSession:
 
                 # TfLiteSession's scheduler reports no batching metrics: give it a private, never exported set.
                 target = _DirectTarget(self)
-                scheduler = BatchScheduler(target, list(fetches), self.batching, ServerMetrics())  # type: ignore[arg-type]
+                scheduler = BatchScheduler(target, list(fetches), self.batching, ServerMetrics())
                 self._schedulers[key] = scheduler
-        return scheduler.submit(feeds, timeout)  # type: ignore[attr-defined,no-any-return]
+        return scheduler.submit(feeds, timeout)
 
     # ------------------------------------------------------------------------------------------ Run
     def run_direct(
@@ -213,7 +218,7 @@ def _model_batch_size(model_bytes: bytes) -> int:
         return -1
 
 
-def _scheduler_config(options: TfLiteOptions, model_batch_size: int):  # type: ignore[no-untyped-def]
+def _scheduler_config(options: TfLiteOptions, model_batch_size: int):
     """TfLiteSession::Create's BasicBatchScheduler options, used when num_tflite_interpreters_per_pool > 1."""
     per_pool = options.num_tflite_interpreters_per_pool
     if per_pool <= 1:
@@ -237,8 +242,8 @@ def _check_dtype(detail: TensorDetail, value: np.ndarray) -> None:
     if got != detail.dtype:
         raise ServingError(
             Code.INVALID_ARGUMENT,
-            f"TF Lite input tensor '{detail.name}' expects {tensors.dtype_name(detail.dtype)} but "
-            f"{tensors.dtype_name(got)} was given",
+            f"TF Lite input tensor '{detail.name}' expects {dtypes.enum_name(detail.dtype)} but "
+            f"{dtypes.enum_name(got)} was given",
         )
 
 
@@ -277,7 +282,7 @@ def _invoke(
     return [_output(interpreter, detail) for detail in outputs]
 
 
-def _output(interpreter, detail: TensorDetail) -> np.ndarray:  # type: ignore[no-untyped-def]
+def _output(interpreter, detail: TensorDetail) -> np.ndarray:
     value = interpreter.get_tensor(detail.index)  # a copy, so the interpreter can go back to the pool
     if value.dtype.kind == "S":  # TF Lite strings come back as fixed-width bytes; the runtime uses object arrays
         value = value.astype(object)
@@ -302,13 +307,14 @@ class TfLiteServable(Servable):
         except OSError as exc:
             raise ServingError(Code.NOT_FOUND, f"Could not read {model_path}: {exc.strerror or exc}") from exc
         log.info("Loading TF Lite model %s with %d interpreter(s)", model_path, options.pool_size)
-        self.session = TfLiteSession(model_bytes, options)  # type: ignore[assignment]
+        self.session = TfLiteSession(model_bytes, options)
         self.meta_graph = None
-        self.signatures = dict(self.session.signatures)  # type: ignore[attr-defined]
+        self.signatures = dict(self.session.signatures)
         self._refs = 0
         self._cond = threading.Condition()
         self._closed = False
-        self.batchers: dict[object, object] = {}
+        self.batchers: dict[BatchKey, BatchScheduler] = {}
+        self.batching_config: BatchingConfig | None = None
 
     def run(self, feeds: dict[str, np.ndarray], fetches: list[str], timeout: float | None = None) -> list[np.ndarray]:
-        return self.session.run(feeds, fetches, timeout)  # type: ignore[attr-defined,no-any-return]
+        return self.session.run(feeds, fetches, timeout)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from tensorflow.core.framework import types_pb2
@@ -60,23 +61,23 @@ class TensorDetail:
     shape: tuple[int, ...]
 
 
-def tf_dtype(numpy_type: object) -> int:
+def tf_dtype(numpy_type: Any) -> int:
     """TfLiteTypeToTfType over the numpy type the Python interpreter reports (INTERNAL for an unmapped type)."""
-    dtype = np.dtype(numpy_type)  # type: ignore[call-overload]
+    dtype = np.dtype(numpy_type)
     if dtype in _NP_TO_TF:
         return _NP_TO_TF[dtype]
     raise ServingError(Code.INTERNAL, f"Unknown TfLite type: {_TFLITE_TYPE_NUMBER.get(dtype, dtype.name)}")
 
 
-def tensor_details(details: list[dict[str, object]], kind: str) -> dict[str, TensorDetail]:
+def tensor_details(details: list[dict[str, Any]], kind: str) -> dict[str, TensorDetail]:
     """GetTensorInfoMap: {tensor name: detail}; a name used by two tensors fails the load (ALREADY_EXISTS)."""
     result: dict[str, TensorDetail] = {}
     for item in details:
         name = str(item["name"])
         if name in result:
             raise ServingError(Code.ALREADY_EXISTS, f"{kind} tensor name: {name} has multiple indices")
-        shape = tuple(int(d) for d in item["shape"])  # type: ignore[attr-defined]
-        result[name] = TensorDetail(name, int(item["index"]), tf_dtype(item["dtype"]), shape)  # type: ignore[call-overload]
+        shape = tuple(int(d) for d in item["shape"])
+        result[name] = TensorDetail(name, int(item["index"]), tf_dtype(item["dtype"]), shape)
     return result
 
 
@@ -95,8 +96,8 @@ def fix_tensor_name(known: dict[str, TensorDetail], name: str) -> str:
     raise ServingError(Code.INTERNAL, f"Unknown tensor '{name}'.")
 
 
-def _buffer_bytes(model_bytes: bytes, model: object, buffer_index: int) -> bytes:
-    buffer = model.Buffers(buffer_index)  # type: ignore[attr-defined]
+def _buffer_bytes(model_bytes: bytes, model: Any, buffer_index: int) -> bytes:
+    buffer = model.Buffers(buffer_index)
     if buffer is None:
         return b""
     offset, size = buffer.Offset(), buffer.Size()
@@ -141,7 +142,7 @@ def embedded_signature_defs(model_bytes: bytes) -> dict[str, meta_graph_pb2.Sign
 
 
 def _tensor_info(detail: TensorDetail) -> meta_graph_pb2.TensorInfo:
-    info = meta_graph_pb2.TensorInfo(name=detail.name, dtype=detail.dtype)  # type: ignore[arg-type]
+    info = meta_graph_pb2.TensorInfo(name=detail.name, dtype=detail.dtype)
     for size in detail.shape:
         info.tensor_shape.dim.add().size = size
     return info

@@ -13,8 +13,9 @@ from typing import Any
 
 import numpy as np
 
+from clients.types import TensorSpec
 from toolkit.export.testdata import compare_outputs
-from toolkit.savedmodel import INIT_OP_SIGNATURE, dtype_from_enum_name
+from toolkit.savedmodel import INIT_OP_SIGNATURE
 from toolkit.smoke.report import Status
 
 
@@ -36,20 +37,14 @@ class Verdict:
         return cls(Status.FAIL, message, expected, actual)
 
 
-def dtype_name(name: str) -> str:
-    """One spelling for dtypes: ``DT_FLOAT`` (wire/metadata) and ``float32`` (SavedModel reader) -> ``float32``."""
-    return dtype_from_enum_name(name)
-
-
 def _shape_text(shape: Sequence[int | None] | None) -> str:
     if shape is None:
         return "unknown rank"
     return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
 
 
-def _tensor_text(spec: Any) -> str:
-    dtype = getattr(spec, "dtype_name", None) or getattr(spec, "dtype", "?")
-    return f"{dtype_name(str(dtype))}{_shape_text(spec.shape)}"
+def _tensor_text(spec: TensorSpec) -> str:
+    return f"{spec.numpy_name}{_shape_text(spec.shape)}"
 
 
 # ------------------------------------------------------------------------------------------------- availability
@@ -146,14 +141,14 @@ def _output_failure(problem: str, what: str) -> Verdict:
     return Verdict.fail(what, problem)
 
 
-def outputs_fit_signature(outputs_spec: Mapping[str, Any], got: Mapping[str, np.ndarray], batch: int) -> Verdict:
+def outputs_fit_signature(outputs_spec: Mapping[str, TensorSpec], got: Mapping[str, np.ndarray], batch: int) -> Verdict:
     """For synthetic inputs: every signature output came back, with a compatible dtype and shape (batch first).
     Values cannot be judged, so a pass is WEAK."""
     if sorted(outputs_spec) != sorted(got):
         return Verdict.fail(f"outputs {sorted(outputs_spec)}", f"outputs {sorted(got)}")
     for alias in sorted(outputs_spec):
         spec, array = outputs_spec[alias], np.asarray(got[alias])
-        want = dtype_name(str(getattr(spec, "dtype_name", None) or spec.dtype))
+        want = spec.numpy_name
         have = _array_dtype(array)
         if want != have and not (want == "string" and have == "string"):
             return Verdict.fail(f"output {alias!r} dtype {want}", f"dtype {have}")

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from clients.types import TensorSpec
 from toolkit.smoke import checks
 from toolkit.smoke.checks import Verdict
 from toolkit.smoke.plan import ModelPlan
@@ -50,7 +51,7 @@ class _Probe:
     inputs: dict[str, np.ndarray]
     signature: str
     expected: dict[str, np.ndarray] | None  # None: synthetic inputs, only names/dtypes/shapes can be checked
-    outputs_spec: Mapping[str, Any]
+    outputs_spec: Mapping[str, TensorSpec]
     rtol: float
     atol: float
 
@@ -91,9 +92,10 @@ class SmokeRunner:
             self.on_result(result)
         return result
 
-    def _timed(self, fn: Callable[[], Verdict]) -> tuple[Verdict, float]:
+    def _timed(self, fn: Callable[..., Verdict], *args: Any) -> tuple[Verdict, float]:
+        """``fn(*args)`` and the seconds it took."""
         start = self.clock()
-        verdict = fn()
+        verdict = fn(*args)
         return verdict, self.clock() - start
 
     # ------------------------------------------------------------------------------------------------ the run
@@ -104,7 +106,7 @@ class SmokeRunner:
         deadline = time.monotonic() + self.options.wait_s
         probe_model = plans[0].name if plans else "_tfs_smoke_probe_"
         for protocol in list(self.clients):
-            verdict, seconds = self._timed(lambda p=protocol: self._reachable(p, probe_model, deadline))
+            verdict, seconds = self._timed(self._reachable, protocol, probe_model, deadline)
             self._add("", None, "reachable", verdict, seconds, protocol)
             if verdict.status is Status.FAIL:
                 del self.clients[protocol]
@@ -254,7 +256,7 @@ class SmokeRunner:
             elif exported is None:
                 verdict = Verdict.fail("a readable exported SavedModel", export_problem or "")
             else:
-                verdict, _ = self._timed(lambda s=sigs: checks.signatures_match(exported, s))
+                verdict, _ = self._timed(checks.signatures_match, exported, sigs)
             self._add(plan.name, version, "signatures", verdict, fetch_s, protocol)
 
         probe, problem = self._probe(version_dir, served, exported)
@@ -263,8 +265,7 @@ class SmokeRunner:
             return
         outputs: dict[str, dict[str, np.ndarray]] = {}
         for protocol, client in self.clients.items():
-            verdict, seconds = self._timed(
-                lambda c=client, p=protocol: self._outputs(c, p, plan.name, version, probe, outputs))
+            verdict, seconds = self._timed(self._outputs, client, protocol, plan.name, version, probe, outputs)
             self._add(plan.name, version, "outputs", verdict, seconds, protocol)
         if len(outputs) == 2:
             verdict, seconds = self._timed(lambda: checks.protocols_agree(
@@ -274,7 +275,7 @@ class SmokeRunner:
             for protocol, client in self.clients.items():
                 if protocol not in outputs:
                     continue
-                verdict, seconds = self._timed(lambda c=client: self._latency(c, plan.name, version, probe))
+                verdict, seconds = self._timed(self._latency, client, plan.name, version, probe)
                 self._add(plan.name, version, "latency p99", verdict, seconds, protocol)
 
     def _probe(self, version_dir: Path | None, served: Mapping[str, Any],
@@ -300,8 +301,8 @@ class SmokeRunner:
         if name is None or signatures[name].method_name != PREDICT_METHOD:
             return None, f"no predict signature to probe (signatures: {sorted(signatures)})"
         sig = signatures[name]
-        inputs_spec = {k: _SpecView(checks.dtype_name(_dtype_of(v)), v.shape) for k, v in sig.inputs.items()}
-        if any(v.dtype in ("bfloat16", "resource", "variant") for v in inputs_spec.values()):
+        inputs_spec = dict(sig.inputs)
+        if any(v.numpy_name in ("bfloat16", "resource", "variant") for v in inputs_spec.values()):
             return None, "cannot synthesize inputs of this signature's dtypes"
         return _Probe(synthesize_inputs(inputs_spec, batch=1), name, None, dict(sig.outputs), SYNTHETIC_RTOL,
                       SYNTHETIC_ATOL), None
@@ -338,14 +339,6 @@ class SmokeRunner:
         return checks.latency_within(samples, self.options.p99_ms)
 
 
-@dataclass(frozen=True)
-class _SpecView:
-    """The ``.dtype``/``.shape`` view ``synthesize_inputs`` expects, from either signature flavour."""
-
-    dtype: str
-    shape: tuple[int | None, ...] | None
-
-
 def _read_signatures(version_dir: Path) -> Mapping[str, Any]:
     from toolkit.savedmodel import read_signatures
 
@@ -356,10 +349,6 @@ def _load_test_data(version_dir: Path) -> Any:
     from toolkit.export.testdata import load_test_data
 
     return load_test_data(version_dir)
-
-
-def _dtype_of(spec: Any) -> str:
-    return str(getattr(spec, "dtype_name", None) or spec.dtype)
 
 
 def run_smoke(clients: Mapping[str, Any], plans: list[ModelPlan], options: SmokeOptions | None = None,

@@ -6,7 +6,7 @@ import ml_dtypes
 import numpy as np
 import pytest
 
-from clients import codec
+from clients import codec, dtypes
 from clients._proto import tensor_pb2
 from clients.codec import decode_tensor, encode_tensor
 from clients.errors import ResponseDecodeError, ValidationError
@@ -168,7 +168,7 @@ def test_malformed_tensors_raise_decode_errors() -> None:
 
 def test_bfloat16_without_ml_dtypes_decodes_to_float32(monkeypatch) -> None:
     bits = np.array([1.5, -2.0], dtype=ml_dtypes.bfloat16).view(np.uint16)
-    monkeypatch.setattr(codec, "_ml_dtype", lambda name: None)
+    monkeypatch.setattr(dtypes, "_ml_dtype", lambda name: None)
     for proto in (
         _typed(DT.DT_BFLOAT16, (2,), half_val=bits.tolist()),
         _typed(DT.DT_BFLOAT16, (2,), tensor_content=bits.tobytes()),

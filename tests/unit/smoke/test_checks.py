@@ -5,15 +5,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from clients.dtypes import numpy_name
 from clients.types import SignatureSpec, TensorSpec
-from toolkit.savedmodel import Signature, TensorInfo
+from toolkit.savedmodel import Signature
 from toolkit.smoke import checks
 from toolkit.smoke.report import Status
 
 
 def exported_sig(shape=(None, 3), dtype="float32", out="y", method="tensorflow/serving/predict") -> dict:
-    return {"serving_default": Signature("serving_default", method, {"x": TensorInfo("x", dtype, shape)},
-                                         {out: TensorInfo(out, "float32", (None,))})}
+    return {"serving_default": Signature("serving_default", method, {"x": TensorSpec("x", dtype, shape)},
+                                         {out: TensorSpec(out, "float32", (None,))})}
 
 
 def served_sig(shape=(None, 3), dtype="DT_FLOAT", out="y", extra_init_op=True) -> dict:
@@ -26,10 +27,10 @@ def served_sig(shape=(None, 3), dtype="DT_FLOAT", out="y", extra_init_op=True) -
 
 
 def test_dtype_names_have_one_spelling():
-    assert checks.dtype_name("DT_FLOAT") == "float32"
-    assert checks.dtype_name("DT_STRING") == "string"
-    assert checks.dtype_name("DT_INT64") == "int64"
-    assert checks.dtype_name("float32") == "float32"
+    assert numpy_name("DT_FLOAT") == "float32"
+    assert numpy_name("DT_STRING") == "string"
+    assert numpy_name("DT_INT64") == "int64"
+    assert numpy_name("float32") == "float32"
 
 
 def test_matching_signatures_pass_and_ignore_the_init_op():

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 from clients.testing import FakeServer
+from clients.types import TensorSpec
 from toolkit.cli import main
 from toolkit.export.testdata import TestData, save_test_data
-from toolkit.savedmodel import Signature, TensorInfo
+from toolkit.savedmodel import Signature
 from toolkit.smoke import connect as smoke_connect
 from toolkit.smoke import runner as smoke_runner
 
@@ -41,8 +42,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> FakeServer:
     server.set_labels("half", {"stable": 1})
     monkeypatch.setattr(smoke_connect, "open_clients",
                         lambda grpc, rest, timeout: {"grpc": server.grpc_client(), "rest": server.rest_client()})
-    signature = Signature("serving_default", "tensorflow/serving/predict", {"x": TensorInfo("x", "float32", (None,))},
-                          {"y": TensorInfo("y", "float32", (None,))})
+    signature = Signature("serving_default", "tensorflow/serving/predict", {"x": TensorSpec("x", "float32", (None,))},
+                          {"y": TensorSpec("y", "float32", (None,))})
     monkeypatch.setattr(smoke_runner, "_read_signatures", lambda path: {"serving_default": signature})
     return server
 

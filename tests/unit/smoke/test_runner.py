@@ -10,8 +10,9 @@ import numpy as np
 import pytest
 
 from clients.testing import FakeServer
+from clients.types import TensorSpec
 from toolkit.export.testdata import TestData, load_test_data, save_test_data
-from toolkit.savedmodel import Signature, TensorInfo
+from toolkit.savedmodel import Signature
 from toolkit.smoke.plan import ModelPlan
 from toolkit.smoke.report import Status
 from toolkit.smoke.runner import SmokeOptions, SmokeRunner
@@ -29,8 +30,8 @@ def add_half(server: FakeServer, version: int, b: float) -> None:
 
 
 EXPORTED = {"serving_default": Signature("serving_default", "tensorflow/serving/predict",
-                                         {"x": TensorInfo("x", "float32", (None,))},
-                                         {"y": TensorInfo("y", "float32", (None,))})}
+                                         {"x": TensorSpec("x", "float32", (None,))},
+                                         {"y": TensorSpec("y", "float32", (None,))})}
 
 
 @pytest.fixture()

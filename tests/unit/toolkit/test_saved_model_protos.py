@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from clients.dtypes import numpy_name
 from toolkit.protos import generate
-from toolkit.savedmodel import dtype_name, read_signatures
+from toolkit.savedmodel import read_signatures
 
 
 def _official(path: Path) -> dict:
@@ -44,13 +45,11 @@ def test_signatures_equal_tensorflows_reading(builder: str, tmp_path: Path) -> N
             for alias, (dtype, shape, tensor) in want.items():
                 assert got[alias].tensor_name == tensor
                 assert got[alias].shape == (None if shape is None else tuple(None if d < 0 else d for d in shape))
-                from toolkit.savedmodel import dtype_from_enum_name
-
-                assert got[alias].dtype == dtype_from_enum_name(dtype)
+                assert got[alias].numpy_name == numpy_name(dtype)
 
 
 def test_dtype_names_cover_reference_types() -> None:
-    assert (dtype_name(1), dtype_name(7), dtype_name(101)) == ("float32", "string", "float_ref")
+    assert (numpy_name(1), numpy_name(7), numpy_name(101)) == ("float32", "string", "float_ref")
 
 
 def test_committed_module_is_up_to_date(tmp_path: Path) -> None:
