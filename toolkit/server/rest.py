@@ -29,6 +29,7 @@ from typing import Any
 
 import h11
 
+from toolkit.server import _timeouts as timeouts
 from toolkit.server import malloc_trim
 from toolkit.server.core_api import ServingCore
 from toolkit.server.rest_api import Reply, RestApi
@@ -91,10 +92,10 @@ class _Refusal(Exception):
         self.message = message
 
 
-class _Headers(dict):  # type: ignore[type-arg]
+class _Headers(dict[str, str]):
     """Request headers by lower-case name (the last value of a repeated header wins); ``get`` ignores case."""
 
-    def get(self, key: str, default: Any = None) -> Any:  # type: ignore[override]
+    def get(self, key: str, default: Any = None) -> Any:
         return super().get(key.lower(), default)
 
 
@@ -169,14 +170,14 @@ class _Connection:
         try:
             if self.writer.can_write_eof():
                 self.writer.write_eof()
-            async with asyncio.timeout(_LINGER_S):
+            async with timeouts.timeout(_LINGER_S):
                 discarded = 0
                 while discarded < _LINGER_BYTES:
                     data = await self.reader.read(_READ_SIZE)
                     if not data:
                         break
                     discarded += len(data)
-        except (TimeoutError, OSError):
+        except (asyncio.TimeoutError, OSError):
             pass
         self.close()
 
@@ -229,7 +230,7 @@ class _Server:
         self.connections.add(conn)
         try:
             await self._serve(conn)
-        except (ConnectionError, TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
+        except (ConnectionError, asyncio.TimeoutError, OSError, asyncio.IncompleteReadError) as exc:
             logger.debug("REST connection dropped: %s", exc)
         except asyncio.CancelledError:
             pass
@@ -258,7 +259,7 @@ class _Server:
         loop = self.loop
         assert loop is not None
         when = deadline if deadline is not None else loop.time() + (timeout or 0.0)
-        async with asyncio.timeout_at(when):
+        async with timeouts.timeout_at(when):
             data = await conn.reader.read(_READ_SIZE)
         if len(conn.head) < MAX_HEADER_BYTES:
             conn.head += data[: MAX_HEADER_BYTES - len(conn.head)]
@@ -305,7 +306,7 @@ class _Server:
             body = bytearray(buffered[:length])
             conn.leftover = buffered[length:]
             while len(body) < length:
-                async with asyncio.timeout(self.limits.body_timeout):
+                async with timeouts.timeout(self.limits.body_timeout):
                     data = await conn.reader.read(min(length - len(body), _BODY_READ_SIZE))
                 if not data:
                     raise ConnectionError("connection closed inside a request body")
@@ -334,7 +335,7 @@ class _Server:
             except h11.RemoteProtocolError as exc:
                 await self._write_reply(conn, self._protocol_error(exc, bytes(conn.head)), head_only=False, early=True)
                 return
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 return  # idle or a head too slow: close without an answer, as libevent does
             if type(event) is h11.ConnectionClosed or event is h11.PAUSED:
                 return
@@ -355,7 +356,7 @@ class _Server:
             except h11.RemoteProtocolError as exc:
                 await self._write_reply(conn, _json_refusal(exc, bytes(conn.head)), head_only, early=True)
                 return
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 return
             self.inflight += 1
             self.idle_event.clear()  # type: ignore[union-attr]
@@ -416,15 +417,16 @@ class _Server:
         data = conn.http.send(event)
         if data:
             conn.writer.write(data)
-            async with asyncio.timeout(self.limits.body_timeout):
+            async with timeouts.timeout(self.limits.body_timeout):
                 await conn.writer.drain()
 
     async def _write_reply(self, conn: _Connection, reply: Reply, head_only: bool, *, early: bool) -> None:
         """Write ``reply``; ``early`` replies answer a request whose body was not read, so the connection closes."""
-        headers: list[tuple[str, str] | tuple[bytes, bytes]] = [(b"Date", _http_date()), *reply.headers]
-        headers.append(("Content-Length", str(len(reply.body))))
+        headers: list[tuple[bytes, bytes]] = [(b"Date", _http_date()),
+                                              *((k.encode("latin-1"), v.encode("latin-1")) for k, v in reply.headers),
+                                              (b"Content-Length", str(len(reply.body)).encode("ascii"))]
         if reply.close or early:
-            headers.append(("Connection", "close"))
+            headers.append((b"Connection", b"close"))
         try:
             reason = _reason(reply.status)
             await self._send(conn, h11.Response(status_code=reply.status, headers=headers, reason=reason))
@@ -436,7 +438,7 @@ class _Server:
         except h11.LocalProtocolError as exc:  # pragma: no cover - a reply h11 cannot frame is our bug
             logger.error("REST reply could not be framed: %s", exc)
             conn.close()
-        except TimeoutError:
+        except asyncio.TimeoutError:
             conn.close()
 
     # -------------------------------------------------------------------------------------------- shutdown
@@ -447,9 +449,9 @@ class _Server:
         if self.listener is not None:
             self.listener.close()
         try:
-            async with asyncio.timeout(timeout):
+            async with timeouts.timeout(timeout):
                 await self.idle_event.wait()  # type: ignore[union-attr]
-        except TimeoutError:
+        except asyncio.TimeoutError:
             logger.warning("REST shutdown: %d request(s) still running after %.1fs", self.inflight, timeout)
         for conn in list(self.connections):
             conn.close()

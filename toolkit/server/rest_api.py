@@ -112,7 +112,7 @@ def _model_spec(name: str, version: str | None, label: str | None) -> model_pb2.
     return spec
 
 
-def _document(body: bytes, empty_hint: str) -> dict[str, Any]:
+def _document(body: bytes | bytearray, empty_hint: str) -> dict[str, Any]:
     """``ParseJson`` + the top-level object check."""
     doc = parse_document(body, empty_hint=empty_hint)
     if type(doc) is not dict:
@@ -156,7 +156,8 @@ class RestApi:
 
     # ---------------------------------------------------------------------------------------------- dispatch
 
-    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes, body_note: str = "") -> Reply:
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes | bytearray,
+               body_note: str = "") -> Reply:
         """Answer one request. ``target`` is the raw request-target (path + query, still percent-encoded)."""
         uri_path = _origin_form(target)
         path_only = uri_path.split("?", 1)[0]
@@ -193,7 +194,7 @@ class RestApi:
             return Reply(exc.http_status, exc.message.encode("utf-8", "replace"), text_plain)
         return Reply(200, page.encode("utf-8"), text_plain)
 
-    def _v1(self, method: str, uri_path: str, body: bytes, body_note: str) -> Reply:
+    def _v1(self, method: str, uri_path: str, body: bytes | bytearray, body_note: str) -> Reply:
         try:
             text = self._route(method, uri_path, body, body_note)
         except ServingError as exc:
@@ -208,14 +209,14 @@ class RestApi:
             return Reply(500, error_body(f"Internal error while processing the request: {exc!r}"))
         return Reply(200, text.encode("utf-8", "surrogateescape"))
 
-    def _route(self, method: str, uri_path: str, body: bytes, body_note: str) -> str:
+    def _route(self, method: str, uri_path: str, body: bytes | bytearray, body_note: str) -> str:
         malformed = invalid(f"Malformed request: {method} {uri_path}")
         if method == "POST":
             match = PREDICTION_API.fullmatch(uri_path)
             if match is None:
                 raise malformed
             name, version, label, verb = match.groups()
-            handler: Callable[[model_pb2.ModelSpec, bytes, str], str] | None = {
+            handler: Callable[[model_pb2.ModelSpec, bytes | bytearray, str], str] | None = {
                 "predict": self._predict,
                 "classify": self._classify,
                 "regress": self._regress,
@@ -240,7 +241,7 @@ class RestApi:
 
     # ---------------------------------------------------------------------------------------------- handlers
 
-    def _predict(self, spec: model_pb2.ModelSpec, body: bytes, body_note: str) -> str:
+    def _predict(self, spec: model_pb2.ModelSpec, body: bytes | bytearray, body_note: str) -> str:
         request = row = None
         reduced, blocks = extract_blocks(body)
         if blocks:  # the fast path: big numeric arrays went straight into numpy buffers
@@ -292,7 +293,7 @@ class RestApi:
             dense_to_proto(dense, into=request.inputs[name])
         return request, row
 
-    def _classify(self, spec: model_pb2.ModelSpec, body: bytes, body_note: str) -> str:
+    def _classify(self, spec: model_pb2.ModelSpec, body: bytes | bytearray, body_note: str) -> str:
         doc = _document(body, body_note)
         request = classification_pb2.ClassificationRequest(model_spec=spec)
         request.model_spec.signature_name = _signature_name(doc)
@@ -300,7 +301,7 @@ class RestApi:
         response = self.core.classify(request, entrypoint="REST", timeout=self.timeout)
         return classification_json(response.result)
 
-    def _regress(self, spec: model_pb2.ModelSpec, body: bytes, body_note: str) -> str:
+    def _regress(self, spec: model_pb2.ModelSpec, body: bytes | bytearray, body_note: str) -> str:
         doc = _document(body, body_note)
         request = regression_pb2.RegressionRequest(model_spec=spec)
         request.model_spec.signature_name = _signature_name(doc)

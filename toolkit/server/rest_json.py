@@ -113,7 +113,7 @@ def _parse_error(exc: json.JSONDecodeError, text: str) -> ServingError:
     return invalid(f"JSON Parse error: {message} at offset: {offset}")
 
 
-def parse_document(body: bytes, *, empty_hint: str = "") -> Any:
+def parse_document(body: bytes | bytearray, *, empty_hint: str = "") -> Any:
     """Parse a request body into Python values (dict/list/str/int/float/bool/None).
 
     Strings keep invalid UTF-8 bytes as surrogate escapes (rapidjson does not validate encoding); ``to_bytes``

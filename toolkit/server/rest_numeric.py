@@ -110,7 +110,7 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
     if size - begin < 2 or text[begin] != _OPEN or text[size - 1] != _CLOSE:
         return None
     bounds: list[tuple[int, int]] = []
-    structures: list[bytes] = []
+    structures: list[bytes | bytearray] = []
     start = begin
     while start < size:
         stop = text.find(b",", min(start + _CHUNK_BYTES, size), size)
@@ -137,6 +137,8 @@ def parse_block(text: bytes | bytearray, begin: int = 0, end: int | None = None)
                 if after < 0:
                     return None
                 array = _PARSER.parse(b"[" * depth + text[start:stop] + b"]" * after)
+                if not isinstance(array, simdjson.Array):  # the piece is wrapped in brackets: always an array
+                    return None
                 chunk = np.frombuffer(array.as_buffer(of_type="i" if integers else "d"), dtype=values.dtype)
                 del array  # the parser can only be reused once its last document is released
                 if filled + chunk.size > count:
@@ -249,20 +251,20 @@ def _single_block(data: bytes | bytearray) -> tuple[tuple[int, int], NumericBloc
     return None if block is None else ((start, stop), block)
 
 
-def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[str, NumericBlock]]:
+def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes | bytearray, dict[str, NumericBlock]]:
     """The body with every large numeric array replaced by a unique placeholder string, and the blocks by
     placeholder. No block: the body itself (not a copy) and an empty dict."""
     data = body if isinstance(body, (bytes, bytearray)) else bytes(body)
     if len(data) < MIN_BLOCK_BYTES:
-        return data, {}  # type: ignore[return-value]
+        return data, {}
     nonce = secrets.token_hex(8)
     single = _single_block(data)
     if single is not None:
-        (start, stop), block = single
+        (start, stop), only = single
         key = f"\x00tfs-block-{nonce}-0"
-        return b"".join((data[:start], orjson.dumps(key), data[stop:])), {key: block}
+        return b"".join((data[:start], orjson.dumps(key), data[stop:])), {key: only}
     blocks: dict[str, NumericBlock] = {}
-    pieces: list[bytes] = []
+    pieces: list[bytes | bytearray] = []
     last = 0
     for start, run_end in _candidates(data):
         block, stop = _first_block(data, start, run_end)
@@ -274,7 +276,7 @@ def extract_blocks(body: bytes | bytearray | memoryview) -> tuple[bytes, dict[st
         pieces.append(orjson.dumps(key))
         last = stop
     if not blocks:
-        return data, {}  # type: ignore[return-value]
+        return data, {}
     pieces.append(data[last:])
     return b"".join(pieces), blocks
 
