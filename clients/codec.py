@@ -20,23 +20,13 @@ __all__ = ["encode_tensor", "encode_tensor_chunks", "decode_tensor", "numpy_dtyp
 DT = tensor_pb2.DataType
 _LITTLE_ENDIAN = sys.byteorder == "little"
 
-# Which typed field carries each dtype in TF's Tensor::AsProtoField, and the numpy dtype to read it as.
+# The numpy dtype each typed field is read as, where it is not the tensor's own: bit patterns, (real, imag) pairs.
+_READ_AS: dict[int, Any] = {DT.DT_HALF: np.uint16, DT.DT_BFLOAT16: np.uint16, DT.DT_COMPLEX64: np.float32,
+                            DT.DT_COMPLEX128: np.float64}
+# Which typed field carries each numeric dtype (dtypes.TYPED_FIELD, TF's Tensor::AsProtoField), and how it is read.
 _TYPED_FIELD: dict[int, tuple[str, Any]] = {
-    DT.DT_FLOAT: ("float_val", np.float32),
-    DT.DT_DOUBLE: ("double_val", np.float64),
-    DT.DT_INT32: ("int_val", np.int32),
-    DT.DT_INT16: ("int_val", np.int16),
-    DT.DT_INT8: ("int_val", np.int8),
-    DT.DT_UINT8: ("int_val", np.uint8),
-    DT.DT_UINT16: ("int_val", np.uint16),
-    DT.DT_INT64: ("int64_val", np.int64),
-    DT.DT_UINT32: ("uint32_val", np.uint32),
-    DT.DT_UINT64: ("uint64_val", np.uint64),
-    DT.DT_BOOL: ("bool_val", np.bool_),
-    DT.DT_HALF: ("half_val", np.uint16),  # bit patterns
-    DT.DT_BFLOAT16: ("half_val", np.uint16),  # bit patterns
-    DT.DT_COMPLEX64: ("scomplex_val", np.float32),  # (real, imag) pairs
-    DT.DT_COMPLEX128: ("dcomplex_val", np.float64),  # (real, imag) pairs
+    dt: (field, _READ_AS.get(dt) or np.dtype(dtypes.numpy_name(dt)).type)
+    for dt, field in dtypes.TYPED_FIELD.items() if dt != DT.DT_STRING
 }
 
 
