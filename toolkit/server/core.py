@@ -1,4 +1,4 @@
-"""The request-handling core shared by the gRPC and REST front ends (implements ``core_api.ServingCore``):
+"""The request-handling core shared by the gRPC and REST front ends (implements ``frontend_contract.ServingCore``):
 model lookup through the manager, inference, metadata, status, config reload and request metrics."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from tensorflow_serving.apis import (
 )
 
 from toolkit.server import inference
-from toolkit.server.core_api import Entrypoint
 from toolkit.server.errors import Code, ServingError
+from toolkit.server.frontend_contract import Entrypoint
 from toolkit.server.limits import RequestLimits
 from toolkit.server.manager import ModelManager
 from toolkit.server.metrics import Counter, ServerMetrics

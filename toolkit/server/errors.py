@@ -57,3 +57,8 @@ class ServingError(Exception):
     @property
     def http_status(self) -> int:
         return http_status(self.code)
+
+
+class PortInUseError(OSError):
+    """A listening address of the runtime (its gRPC or REST port, or socket path) could not be bound; the message
+    names the address. (``toolkit.launch.errors.PortInUseError`` is the launcher's: a host port taken before start.)"""

@@ -17,7 +17,7 @@ import grpc
 from tensorflow_serving.apis import model_service_pb2_grpc, prediction_service_pb2_grpc
 
 from toolkit.server.core import ServingCoreImpl
-from toolkit.server.errors import ServingError
+from toolkit.server.errors import PortInUseError, ServingError
 
 log = logging.getLogger(__name__)
 
@@ -165,10 +165,6 @@ class GrpcSettings:
     max_threads: int = 0
     ssl: dict[str, object] | None = None
     health: bool = False
-
-
-class PortInUseError(RuntimeError):
-    """A listening address could not be bound."""
 
 
 def start_grpc_server(core: ServingCoreImpl, settings: GrpcSettings) -> grpc.Server:

@@ -278,11 +278,8 @@ class ModelServer:
             raise StartupError(exc.to_status_string()) from exc
         if self._stop.is_set():
             return
-        from toolkit.server.grpc_service import (
-            GrpcSettings,
-            PortInUseError,
-            start_grpc_server,
-        )
+        from toolkit.server.errors import PortInUseError
+        from toolkit.server.grpc_service import GrpcSettings, start_grpc_server
 
         try:
             parts.grpc_server = start_grpc_server(

@@ -31,7 +31,8 @@ import h11
 
 from toolkit.server import _timeouts as timeouts
 from toolkit.server import malloc_trim
-from toolkit.server.core_api import ServingCore
+from toolkit.server.errors import PortInUseError
+from toolkit.server.frontend_contract import ServingCore
 from toolkit.server.rest_api import Reply, RestApi
 from toolkit.server.rest_json import error_body
 
@@ -77,10 +78,6 @@ def default_num_threads() -> int:
     except (AttributeError, OSError):  # pragma: no cover - non-Linux
         cpus = os.cpu_count() or 1
     return 4 * max(cpus, 1)
-
-
-class RestPortInUseError(OSError):
-    """The REST port is already taken by another process."""
 
 
 class _Refusal(Exception):
@@ -558,7 +555,7 @@ def start_rest_server(
 
     ``timeout_ms`` is ``--rest_api_timeout_in_ms`` (passed to the core as the request deadline), ``enable_cors`` is
     ``--rest_api_enable_cors_support``, ``monitoring_path`` the Prometheus path (None = no metrics endpoint),
-    ``num_threads`` is ``--rest_api_num_threads`` (<= 0: 4 x CPUs). Raises ``RestPortInUseError`` (an OSError)
+    ``num_threads`` is ``--rest_api_num_threads`` (<= 0: 4 x CPUs). Raises ``PortInUseError`` (an OSError)
     when the port is taken.
     """
     api = RestApi(core, timeout_ms=timeout_ms, enable_cors=enable_cors, monitoring_path=monitoring_path)
@@ -571,7 +568,7 @@ def start_rest_server(
         loop.close()
         server.pool.shutdown(wait=False)
         if exc.errno == errno.EADDRINUSE:
-            raise RestPortInUseError(
+            raise PortInUseError(
                 errno.EADDRINUSE, f"REST API port {port} on {host} is already in use (--rest_api_port)"
             ) from exc
         raise

@@ -23,8 +23,8 @@ from tensorflow_serving.apis import (
     regression_pb2,
 )
 
-from toolkit.server.core_api import ServingCore
 from toolkit.server.errors import ServingError, http_status
+from toolkit.server.frontend_contract import ServingCore
 from toolkit.server.rest_examples import classification_json, fill_input, regression_json
 from toolkit.server.rest_json import debug_json, error_body, invalid, parse_document, proto_text
 from toolkit.server.rest_numeric import NumericBlock, extract_blocks, restore_blocks

@@ -23,8 +23,8 @@ from tensorflow_serving.apis.get_model_status_pb2 import ModelVersionStatus
 
 from tests.support.fake_core import FLOAT, FakeCore, FakeServable, raw_request, signature
 from toolkit.server import rest
-from toolkit.server.errors import Code, ServingError
-from toolkit.server.rest import RestPortInUseError, start_rest_server
+from toolkit.server.errors import Code, PortInUseError, ServingError
+from toolkit.server.rest import start_rest_server
 
 ODD_NAME = "modelname!#$%&'()*+,/:;=?@[]"
 ODD_NAME_URL = "modelname%21%23%24%25%26%27%28%29%2A%2B%2C%2F%3A%3B%3D%3F%40%5B%5D"
@@ -470,7 +470,7 @@ def test_unexpected_servable_exception_is_500_and_server_keeps_serving(port: int
 
 
 def test_port_in_use_raises_a_clear_oserror(port: int, core: FakeCore) -> None:
-    with pytest.raises(RestPortInUseError) as info:
+    with pytest.raises(PortInUseError) as info:
         start_rest_server(core, "127.0.0.1", port)
     assert isinstance(info.value, OSError)
     assert str(port) in str(info.value) and "already in use" in str(info.value)
