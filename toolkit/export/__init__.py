@@ -21,7 +21,13 @@ import numpy as np
 
 from clients.types import TensorSpec
 from toolkit.custom_ops import describe, find_custom_ops
-from toolkit.export.errors import CustomOpsError, ExportError, SpecMismatchError, ValidationError, VersionExistsError
+from toolkit.export.errors import (
+    CustomOpsError,
+    ExportError,
+    ExportValidationError,
+    SpecMismatchError,
+    VersionExistsError,
+)
 from toolkit.export.legacy import Checkpoint, FrozenGraph, write_checkpoint, write_frozen_graph
 from toolkit.export.progress import STEPS, ExportProgress, StepReporter
 from toolkit.export.publish import clean_stale_staging, new_staging_dir, publish
@@ -52,7 +58,7 @@ __all__ = [
     "STEPS",
     "SpecMismatchError",
     "TensorSpec",
-    "ValidationError",
+    "ExportValidationError",
     "VersionExistsError",
     "export_model",
 ]
@@ -77,7 +83,7 @@ def _as_input_dict(sample: Any, signature: Signature) -> dict[str, np.ndarray]:
     if isinstance(sample, Mapping):
         return {k: np.asarray(v) for k, v in sample.items()}
     if len(signature.inputs) != 1:
-        raise ValidationError(f"sample inputs: signature {signature.name!r} has inputs {sorted(signature.inputs)}; "
+        raise ExportValidationError(f"sample inputs: signature {signature.name!r} has inputs {sorted(signature.inputs)}; "
                               "pass a dict {name: array}")
     return {next(iter(signature.inputs)): np.asarray(sample)}
 

@@ -13,7 +13,7 @@ class SpecMismatchError(ExportError):
     """The exported signature differs from the declared input/output spec (names the tensor, expected, got)."""
 
 
-class ValidationError(ExportError):
+class ExportValidationError(ExportError):
     """Running the exported SavedModel on the sample data failed or gave different outputs."""
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from toolkit.export.errors import ValidationError
+from toolkit.export.errors import ExportValidationError
 from toolkit.export.testdata import _load_group, _save_group, compare_outputs
 from toolkit.savedmodel import Signature
 
@@ -25,18 +25,18 @@ VALIDATION_TIMEOUT_S = 600
 def check_inputs(signature: Signature, inputs: Mapping[str, np.ndarray]) -> None:
     """Sample inputs must match the signature's names, dtypes and ranks/known dims before anything runs."""
     if set(inputs) != set(signature.inputs):
-        raise ValidationError(f"sample inputs for signature {signature.name!r}: expected names "
+        raise ExportValidationError(f"sample inputs for signature {signature.name!r}: expected names "
                               f"{sorted(signature.inputs)}, got {sorted(inputs)}")
     for name, info in signature.inputs.items():
         value = inputs[name]
         got = "string" if value.dtype.kind in ("S", "U", "O") else value.dtype.name
         if got != info.numpy_name:
-            raise ValidationError(f"sample input {name!r}: expected dtype {info.numpy_name}, got {got}")
+            raise ExportValidationError(f"sample input {name!r}: expected dtype {info.numpy_name}, got {got}")
         if info.shape is not None and (
             len(info.shape) != value.ndim or any(d is not None and d != s for d, s in zip(info.shape, value.shape))
         ):
             shape = tuple(info.shape)  # None stays unquoted: (None, 128, 128, 3)
-            raise ValidationError(f"sample input {name!r}: expected shape {shape}, got {value.shape}")
+            raise ExportValidationError(f"sample input {name!r}: expected shape {shape}, got {value.shape}")
 
 
 def run_in_clean_process(saved_model_dir: Path, signature_name: str, inputs: Mapping[str, np.ndarray],
@@ -54,10 +54,10 @@ def run_in_clean_process(saved_model_dir: Path, signature_name: str, inputs: Map
         try:
             proc = subprocess.run(cmd, capture_output=True, text=True, timeout=VALIDATION_TIMEOUT_S, env=env)
         except subprocess.TimeoutExpired:
-            raise ValidationError(f"validation of {saved_model_dir} did not finish in {VALIDATION_TIMEOUT_S} s") from None
+            raise ExportValidationError(f"validation of {saved_model_dir} did not finish in {VALIDATION_TIMEOUT_S} s") from None
         if proc.returncode != 0:
             tail = "\n".join(proc.stderr.strip().splitlines()[-15:])
-            raise ValidationError(f"the exported model failed on the sample inputs (signature {signature_name!r}):\n{tail}")
+            raise ExportValidationError(f"the exported model failed on the sample inputs (signature {signature_name!r}):\n{tail}")
         return _load_group(out_dir, "outputs")
 
 
@@ -65,13 +65,13 @@ def validate_outputs(got: Mapping[str, np.ndarray], signature: Signature, expect
                      rtol: float, atol: float) -> None:
     """Outputs must carry the signature's names and dtypes, and match ``expected`` within tolerance."""
     if set(got) != set(signature.outputs):
-        raise ValidationError(f"outputs of signature {signature.name!r}: expected {sorted(signature.outputs)}, "
+        raise ExportValidationError(f"outputs of signature {signature.name!r}: expected {sorted(signature.outputs)}, "
                               f"got {sorted(got)}")
     if expected:
         unknown = set(expected) - set(signature.outputs)
         if unknown:
-            raise ValidationError(f"expected outputs name {sorted(unknown)}, which signature {signature.name!r} "
+            raise ExportValidationError(f"expected outputs name {sorted(unknown)}, which signature {signature.name!r} "
                                   f"does not have; it has {sorted(signature.outputs)}")
         problem = compare_outputs(expected, got, rtol=rtol, atol=atol)
         if problem:
-            raise ValidationError(f"validation failed, nothing was published: {problem}")
+            raise ExportValidationError(f"validation failed, nothing was published: {problem}")

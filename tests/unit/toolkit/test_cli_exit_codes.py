@@ -12,7 +12,7 @@ from toolkit.checkpoint import CheckpointError
 from toolkit.config import ConfigError
 from toolkit.deployment import SpecError
 from toolkit.errors import ToolkitError
-from toolkit.export.errors import ExportError, ValidationError
+from toolkit.export.errors import ExportError, ExportValidationError
 from toolkit.k8s.kubectl import KubectlError
 from toolkit.k8s.rules import ManifestError
 from toolkit.launch.errors import LaunchError, NotRunningError
@@ -23,7 +23,7 @@ from toolkit.smoke.plan import PlanError
 
 @pytest.mark.parametrize(("error", "status"), [
     (ExportError("e"), 1),
-    (ValidationError("e"), 1),
+    (ExportValidationError("e"), 1),
     (PackageError("e"), 1),
     (ConfigError("e"), 1),
     (SpecError("e"), 1),

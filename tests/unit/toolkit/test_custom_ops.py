@@ -17,7 +17,7 @@ from tests.support.custom_op import OP_NAME, build_add_one_library  # noqa: E402
 from tests.unit.toolkit.test_export import Affine, X  # noqa: E402
 from toolkit.cli import main  # noqa: E402
 from toolkit.custom_ops import find_custom_ops, stock_registry  # noqa: E402
-from toolkit.export import CustomOpsError, ValidationError, export_model  # noqa: E402
+from toolkit.export import CustomOpsError, ExportValidationError, export_model  # noqa: E402
 from toolkit.inspect import format_report, inspect_saved_model  # noqa: E402
 
 
@@ -93,7 +93,7 @@ def test_export_refuses_custom_ops_and_publishes_nothing(custom_module: AddOneTw
 def test_allowed_custom_ops_validate_with_the_op_library(custom_module: AddOneTwice, add_one_library: Path,
                                                          tmp_path: Path) -> None:
     sigs = {"serving_default": custom_module.serve}
-    with pytest.raises(ValidationError, match=OP_NAME):  # the clean process lacks the op without its library
+    with pytest.raises(ExportValidationError, match=OP_NAME):  # the clean process lacks the op without its library
         export_model(custom_module, "custom", tmp_path, signatures=sigs, sample_inputs={"x": X},
                      allow_custom_ops=True)
     assert not (tmp_path / "custom").exists()

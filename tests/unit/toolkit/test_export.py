@@ -19,8 +19,8 @@ import tensorflow as tf  # noqa: E402
 from toolkit.examples.planet import build_planet_model, sample_images  # noqa: E402
 from toolkit.export import (  # noqa: E402
     ExportError,
+    ExportValidationError,
     SpecMismatchError,
-    ValidationError,
     VersionExistsError,
     export_model,
 )
@@ -140,7 +140,7 @@ def test_spec_mismatch_names_tensor_expected_and_got_and_publishes_nothing(tmp_p
 def test_validation_failure_shows_largest_difference_and_publishes_nothing(tmp_path: Path) -> None:
     expected = {"y": 2.0 * X + 1.0}
     expected["y"][1, 0] += 0.5
-    with pytest.raises(ValidationError) as info:
+    with pytest.raises(ExportValidationError) as info:
         export_affine(tmp_path, sample_inputs=X, expected_outputs=expected)
     message = str(info.value)
     assert "nothing was published" in message
@@ -148,7 +148,7 @@ def test_validation_failure_shows_largest_difference_and_publishes_nothing(tmp_p
     assert not (tmp_path / "affine").exists()
     # a model folder that existed before a failed export stays, with its versions
     export_affine(tmp_path, sample_inputs=X)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ExportValidationError):
         export_affine(tmp_path, sample_inputs=X, expected_outputs=expected)
     assert sorted(p.name for p in (tmp_path / "affine").iterdir()) == ["1"]
 
@@ -159,9 +159,9 @@ def test_expected_outputs_within_tolerance_publish(tmp_path: Path) -> None:
 
 
 def test_wrong_sample_dtype_is_a_clear_error(tmp_path: Path) -> None:
-    with pytest.raises(ValidationError, match="sample input 'x': expected dtype float32, got float64"):
+    with pytest.raises(ExportValidationError, match="sample input 'x': expected dtype float32, got float64"):
         export_affine(tmp_path, sample_inputs=X.astype(np.float64))
-    with pytest.raises(ValidationError, match=r"sample input 'x': expected shape \(None, 2\), got \(2, 3\)"):
+    with pytest.raises(ExportValidationError, match=r"sample input 'x': expected shape \(None, 2\), got \(2, 3\)"):
         export_affine(tmp_path, sample_inputs=np.zeros((2, 3), np.float32))
 
 
@@ -210,7 +210,7 @@ def test_republished_savedmodel_is_validated_with_its_kept_test_data(tmp_path: P
     assert data is not None
     data.expected["y"][0, 0] += 1.0
     save_test_data(first.path, data)
-    with pytest.raises(ValidationError, match="nothing was published"):
+    with pytest.raises(ExportValidationError, match="nothing was published"):
         export_model(first.path, "affine", tmp_path / "c")
 
 

@@ -15,7 +15,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import tensorflow as tf  # noqa: E402
 
 from toolkit.cli._progress import ExportDisplay, export_display  # noqa: E402
-from toolkit.export import STEPS, ValidationError, export_model  # noqa: E402
+from toolkit.export import STEPS, ExportValidationError, export_model  # noqa: E402
 
 
 class Recorder:
@@ -56,7 +56,7 @@ def test_a_keras_file_reports_every_step_in_order(tmp_path: Path) -> None:
 
 def test_a_failed_step_is_started_not_finished_and_nothing_follows(tmp_path: Path) -> None:
     recorder = Recorder()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ExportValidationError):
         export_model(_keras_file(tmp_path), "tiny", tmp_path / "repo", progress=recorder,
                      sample_inputs=np.ones((1, 2), np.float32), expected_outputs={"y": np.full((1, 1), 1e6)})
     assert recorder.calls == [*_both("load", "save"), ("started", "validate")]

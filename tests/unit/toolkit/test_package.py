@@ -21,7 +21,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from tests.unit.toolkit.test_cli import run_tfs  # noqa: E402
 from tests.unit.toolkit.test_export import X, export_affine  # noqa: E402
 from toolkit.cli import main  # noqa: E402
-from toolkit.export.errors import ExportError, ValidationError, VersionExistsError  # noqa: E402
+from toolkit.export.errors import ExportError, ExportValidationError, VersionExistsError  # noqa: E402
 from toolkit.export.testdata import load_test_data  # noqa: E402
 from toolkit.package import MANIFEST_NAME, PackageError, pack, unpack  # noqa: E402
 
@@ -143,7 +143,7 @@ def test_consistent_but_wrong_test_data_fails_validation(package: Path, tmp_path
             return member, json.dumps(manifest).encode()
         return member, (wrong if member.name.endswith("tfs_test_data/expected.npz") else data)
 
-    with pytest.raises(ValidationError, match="nothing was published"):
+    with pytest.raises(ExportValidationError, match="nothing was published"):
         unpack(_rewrite(package, tmp_path / "wrong.tfs.tar.gz", swap), tmp_path / "models")
     assert _nothing_published(tmp_path / "models")
 
