@@ -17,7 +17,7 @@ def __getattr__(name: str) -> Any:
 
         return export_model
     if name == "generate_config":
-        from toolkit.config import generate_config
+        from toolkit.serving_config import generate_config
 
         return generate_config
     if name == "inspect_saved_model":

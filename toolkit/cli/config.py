@@ -16,8 +16,8 @@ def command(deploy_dir: Path, spec_path: Path | None) -> None:
     """Generate models.config, monitoring.config and batching.config.
 
     From the deployment spec: validated, written atomically, round-trip checked; prints the server flags."""
-    from toolkit.config import SPEC_FILE, generate_config, server_flags
     from toolkit.deployment import load_spec
+    from toolkit.serving_config import SPEC_FILE, generate_config, server_flags
 
     spec = load_spec(spec_path or deploy_dir / SPEC_FILE)  # read once, for the files and the flags
     generated = generate_config(deploy_dir, spec)

@@ -28,9 +28,9 @@ def command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None, bake: bo
     manifests from deploy/deployment.toml, with the same image and flags as compose.yaml and `tfs up`."""
     if ctx.invoked_subcommand is not None:
         return
-    from toolkit.config import SPEC_FILE
     from toolkit.deployment import load_spec
     from toolkit.k8s.files import RenderOptions, drift, rendered_files, write_files
+    from toolkit.serving_config import SPEC_FILE
 
     out = out_dir if out_dir is not None else deploy_dir / "k8s"
     options = RenderOptions(bake=bake, cpu=cpu)
@@ -74,11 +74,11 @@ def k8s_smoke_command(ctx: click.Context, deploy_dir: Path, out_dir: Path | None
 
     Exit status: 0 every check passed; 1 apply refused, rollout timed out, port-forward failed or a check failed;
     2 kubectl missing, no context, manifests missing or out of date, or another usage error."""
-    from toolkit.config import SPEC_FILE
     from toolkit.deployment import SpecError, load_spec
     from toolkit.k8s.files import RenderOptions
     from toolkit.k8s.kubectl import SETUP_EXIT, Kubectl, KubectlError
     from toolkit.k8s.smoke import ClusterOptions, run_cluster_smoke
+    from toolkit.serving_config import SPEC_FILE
     from toolkit.smoke.runner import SmokeOptions
 
     kubectl = Kubectl(kubectl_path, context)

@@ -13,10 +13,10 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from toolkit.config import server_flags
 from toolkit.deployment import CONTAINER_CONFIG_ROOT, DeploymentSpec, ModelSpec, SpecError
 from toolkit.k8s import names, pod
 from toolkit.k8s.spec import CANARY_LABEL, KNATIVE_MODES, KubernetesSpec, model_folder
+from toolkit.serving_config import server_flags
 
 KSERVE_RUNTIME = "kserve-tensorflow-serving"
 KSERVE_MODEL_ROOT = "/mnt/models"

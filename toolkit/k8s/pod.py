@@ -9,9 +9,9 @@ from typing import Any
 
 from google.protobuf import text_format
 
-from toolkit.config import build_config_messages
 from toolkit.deployment import DeploymentSpec
 from toolkit.k8s.spec import KubernetesSpec
+from toolkit.serving_config import build_config_messages
 
 MODEL_SERVER = "/usr/bin/tensorflow_model_server"
 SIGTERM_FORWARDER = (

@@ -49,7 +49,7 @@ def render_compose(spec: DeploymentSpec) -> str:
         "# Serve ./deploy with the official TensorFlow Serving GPU image.",
         "#   docker compose up -d --wait                                 (GPU host: NVIDIA Container Toolkit)",
         "#   docker compose -f compose.yaml -f compose.cpu.yaml up -d --wait   (CPU-only host)",
-        "# Generated from deploy/deployment.toml by `tfs compose`; the flags come from toolkit.config.server_flags,",
+        "# Generated from deploy/deployment.toml by `tfs compose`; the flags come from toolkit.serving_config.server_flags,",
         "# the same source `tfs up` uses. Edit the spec and re-run `tfs compose` rather than editing this file.",
         "# Overrides: TFS_IMAGE (image), TFS_GRPC_PORT / TFS_REST_PORT (host ports, always bound to 127.0.0.1).",
         "name: tfs",

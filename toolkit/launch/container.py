@@ -2,7 +2,7 @@
 
 ``container_spec`` is the single source for both ``compose.yaml`` (rendered by ``toolkit.launch.compose``) and the
 Docker SDK launcher (``toolkit.launch.docker_runtime``), so the two cannot drift apart. The flags themselves come
-from ``toolkit.config.server_flags``.
+from ``toolkit.serving_config.server_flags``.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.config import server_flags
 from toolkit.deployment import CONTAINER_CONFIG_ROOT, CONTAINER_MODELS_ROOT, DeploymentSpec
 from toolkit.launch.healthcheck import Healthcheck
+from toolkit.serving_config import server_flags
 
 CONTAINER_GRPC_PORT = 8500
 """The official entrypoint always passes ``--port=8500 --rest_api_port=8501``; we publish these."""

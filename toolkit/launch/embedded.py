@@ -13,11 +13,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from toolkit.config import localize_config, server_flags
 from toolkit.deployment import DeploymentSpec
 from toolkit.launch.docker_runtime import check_ports_free
 from toolkit.launch.errors import LaunchError
 from toolkit.launch.state import LOG_FILE, PID_FILE, Endpoints, client_host, state_dir
+from toolkit.serving_config import localize_config, server_flags
 
 log = logging.getLogger(__name__)
 

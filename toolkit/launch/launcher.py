@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from toolkit.config import SPEC_FILE, generate_config
 from toolkit.deployment import DeploymentSpec, load_spec
 from toolkit.launch.base import Runtime
 from toolkit.launch.container import Mount, container_name, container_spec
@@ -36,6 +35,7 @@ from toolkit.launch.state import (
     read_endpoints,
     write_endpoints,
 )
+from toolkit.serving_config import SPEC_FILE, generate_config
 
 log = logging.getLogger(__name__)
 

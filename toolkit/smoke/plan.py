@@ -11,10 +11,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.config import ConfigError, read_model_server_config
 from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelSpec
 from toolkit.errors import EXIT_SETUP, ToolkitError
 from toolkit.repository import host_model_dir, list_versions
+from toolkit.serving_config import ConfigError, read_model_server_config
 from toolkit.versions import VersionPolicy
 
 

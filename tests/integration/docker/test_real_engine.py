@@ -17,9 +17,9 @@ import pytest
 from tests.integration.docker.dockerd import Dockerd
 from tests.integration.docker.standin import standin_environment, standin_mounts
 from tests.integration.launch.deploy_helpers import REPO_ROOT, grpc_predict, make_deploy, rest_predict, run_tfs
-from toolkit.config import generate_config
 from toolkit.launch.container import LABEL_MANAGED
 from toolkit.launch.healthcheck import HEALTHCHECK_SCRIPT
+from toolkit.serving_config import generate_config
 
 pytestmark = pytest.mark.slow
 

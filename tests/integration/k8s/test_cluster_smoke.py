@@ -51,8 +51,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     """A deploy folder (models with persisted test data, config, `tfs k8s` manifests) and the server "in the pod"."""
     from tests.integration.smoke.deployment import embedded_server_flags
     from tests.support import models
-    from toolkit.config import generate_config
     from toolkit.export.testdata import TestData, save_test_data
+    from toolkit.serving_config import generate_config
 
     deploy = tmp_path_factory.mktemp("k8s-smoke") / "deploy"
     for version, b in B.items():

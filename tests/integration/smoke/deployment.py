@@ -57,9 +57,9 @@ name = "grow"
 def build_deployment(deploy: Path, *, work: Path | None = None) -> Path:
     """Export every model into ``deploy/models`` and write the config files; returns ``deploy``."""
     from tests.support import models
-    from toolkit.config import generate_config, localize_config
     from toolkit.examples import planet
     from toolkit.export import export_model
+    from toolkit.serving_config import generate_config, localize_config
 
     deploy = Path(deploy)
     repo = deploy / "models"
@@ -83,8 +83,8 @@ def build_deployment(deploy: Path, *, work: Path | None = None) -> Path:
 
 def embedded_server_flags(deploy: Path) -> list[str]:
     """The flags the container would get (``server_flags``), with models.config localized to this host."""
-    from toolkit.config import localize_config, server_flags
     from toolkit.deployment import load_spec
+    from toolkit.serving_config import localize_config, server_flags
 
     spec = load_spec(deploy / "deployment.toml")
     local = localize_config(deploy, spec)

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.config import server_flags
 from toolkit.launch.compose import default_spec, render_compose, render_compose_cpu, stale_files
 from toolkit.launch.container import container_spec
 from toolkit.launch.healthcheck import HEALTHCHECK_SCRIPT
 from toolkit.server.flags import known_flags
+from toolkit.serving_config import server_flags
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 # tensorflow_model_server's flags at the pinned version: a copy of the team's reference (shared/reference/flags.txt)

@@ -9,7 +9,6 @@ from toolkit import cli
 from toolkit._extras import MissingExtraError
 from toolkit.bench.options import BadOption
 from toolkit.checkpoint import CheckpointError
-from toolkit.config import ConfigError
 from toolkit.deployment import SpecError
 from toolkit.errors import ToolkitError
 from toolkit.export.errors import ExportError, ExportValidationError
@@ -18,6 +17,7 @@ from toolkit.k8s.rules import ManifestError
 from toolkit.launch.errors import LaunchError, NotRunningError
 from toolkit.package import PackageError
 from toolkit.savedmodel import SavedModelError
+from toolkit.serving_config import ConfigError
 from toolkit.smoke.plan import PlanError
 
 

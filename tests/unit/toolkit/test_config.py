@@ -8,7 +8,9 @@ import pytest
 from google.protobuf import text_format
 from tensorflow_serving.config import model_server_config_pb2
 
-from toolkit.config import (
+from toolkit.deployment import SpecError, parse_spec
+from toolkit.protos import serving_config_pb2
+from toolkit.serving_config import (
     ConfigError,
     build_model_server_config,
     generate_config,
@@ -16,8 +18,6 @@ from toolkit.config import (
     read_model_server_config,
     server_flags,
 )
-from toolkit.deployment import SpecError, parse_spec
-from toolkit.protos import serving_config_pb2
 
 
 def _deploy(tmp_path: Path, toml: str, versions: dict[str, list[int]]) -> Path:
