@@ -40,8 +40,9 @@ class SpecError(ToolkitError, ValueError):
 
 
 @dataclass(frozen=True)
-class ModelSpec:
-    """One served model: name, base path as the server sees it, version policy and labels."""
+class ModelEntry:
+    """One `[[models]]` entry of the deployment spec: name, base path as the server sees it, version policy and
+    labels (TF Serving's `ModelConfig` is written from it; the proto `ModelSpec` of requests is another thing)."""
 
     name: str
     base_path: str
@@ -95,14 +96,14 @@ class BatchingSpec:
 class DeploymentSpec:
     """The whole deployment: server settings, monitoring, batching and the models."""
 
-    models: tuple[ModelSpec, ...]
+    models: tuple[ModelEntry, ...]
     server: ServerSpec = field(default_factory=ServerSpec)
     monitoring: MonitoringSpec = field(default_factory=MonitoringSpec)
     batching: BatchingSpec = field(default_factory=BatchingSpec)
     kubernetes: dict[str, Any] = field(default_factory=dict)
     """The raw ``[kubernetes]`` table; only ``tfs k8s`` reads it (``toolkit.k8s.spec`` validates it)."""
 
-    def model(self, name: str) -> ModelSpec:
+    def model(self, name: str) -> ModelEntry:
         for model in self.models:
             if model.name == name:
                 return model
@@ -133,7 +134,7 @@ def check_model_name(name: Any, where: str = "model name") -> str:
     return name
 
 
-def _parse_model(raw: Any, index: int) -> ModelSpec:
+def _parse_model(raw: Any, index: int) -> ModelEntry:
     where = f"models[{index}]"
     _expect(raw, dict, where, "a table")
     _check_keys(raw, {"name", "base_path", "version_policy", "num_versions", "versions", "labels"}, where)
@@ -159,7 +160,7 @@ def _parse_model(raw: Any, index: int) -> ModelSpec:
         if not LABEL_PATTERN.match(label):
             raise SpecError(f"{where}.labels: expected a label matching [A-Za-z0-9_]+, got {label!r}")
         labels[label] = _expect(version, int, f"{where}.labels.{label}", "an integer version")
-    return ModelSpec(name, base_path, policy, num_versions, versions, labels)
+    return ModelEntry(name, base_path, policy, num_versions, versions, labels)
 
 
 def _dataclass_from(cls: type, raw: Any, where: str) -> Any:

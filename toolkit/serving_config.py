@@ -22,7 +22,7 @@ from toolkit.deployment import (
     CONTAINER_CONFIG_ROOT,
     CONTAINER_MODELS_ROOT,
     DeploymentSpec,
-    ModelSpec,
+    ModelEntry,
     SpecError,
     load_spec,
 )
@@ -56,7 +56,7 @@ def _model_server_config_pb2():
     return require("tensorflow_serving.config.model_server_config_pb2", purpose="writing models.config")
 
 
-def _check_base_path(model: ModelSpec) -> None:
+def _check_base_path(model: ModelEntry) -> None:
     path = model.base_path
     if "://" in path:
         return
@@ -69,7 +69,7 @@ def _check_base_path(model: ModelSpec) -> None:
         raise ConfigError(f"model {model.name!r}: base_path must not contain '..', got {path!r}")
 
 
-def _check_labels(model: ModelSpec, on_disk: list[int] | None) -> None:
+def _check_labels(model: ModelEntry, on_disk: list[int] | None) -> None:
     """TF Serving refuses a label on a version it will not load (at start-up that stops the server)."""
     if not model.labels:
         return

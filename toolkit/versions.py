@@ -45,7 +45,7 @@ class VersionPolicy:
 
     @classmethod
     def of_spec(cls, model: Any) -> VersionPolicy:
-        """From a ``toolkit.deployment.ModelSpec`` (``policy``, ``num_versions``, ``versions``)."""
+        """From a ``toolkit.deployment.ModelEntry`` (``policy``, ``num_versions``, ``versions``)."""
         return cls(model.policy, int(model.num_versions), tuple(int(v) for v in model.versions))
 
     @classmethod

@@ -13,7 +13,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from toolkit.deployment import CONTAINER_CONFIG_ROOT, DeploymentSpec, ModelSpec, SpecError
+from toolkit.deployment import CONTAINER_CONFIG_ROOT, DeploymentSpec, ModelEntry, SpecError
 from toolkit.k8s import names, pod
 from toolkit.k8s.spec import CANARY_LABEL, KNATIVE_MODES, KubernetesSpec, model_folder
 from toolkit.serving_config import server_flags
@@ -31,7 +31,7 @@ def runtime_name(k: KubernetesSpec) -> str:
     return KSERVE_RUNTIME if k.kserve.runtime == KSERVE_RUNTIME else f"{k.name}-tensorflow-serving"
 
 
-def isvc_name(model: ModelSpec) -> str:
+def isvc_name(model: ModelEntry) -> str:
     """The InferenceService name: the model name lowercased with '_' and '.' as '-' (KServe wants DNS-1035)."""
     name = model.name.lower().replace("_", "-").replace(".", "-")
     if names.dns1035_label_problem(name) or len(name) > 45:
@@ -42,7 +42,7 @@ def isvc_name(model: ModelSpec) -> str:
     return name
 
 
-def storage_uri(k: KubernetesSpec, model: ModelSpec) -> str:
+def storage_uri(k: KubernetesSpec, model: ModelEntry) -> str:
     """``<storage_uri>/<folder>``: the folder that holds the model's numbered versions, never a version folder."""
     folder = model_folder(model.base_path)
     if folder is None:
@@ -53,7 +53,7 @@ def storage_uri(k: KubernetesSpec, model: ModelSpec) -> str:
     return f"{k.kserve.storage_uri}/{folder}"
 
 
-def model_spec_in_pod(spec: DeploymentSpec, model: ModelSpec) -> DeploymentSpec:
+def model_spec_in_pod(spec: DeploymentSpec, model: ModelEntry) -> DeploymentSpec:
     """The deployment as one KServe pod sees it: this model only, its versions under /mnt/models."""
     return dataclasses.replace(spec, models=(dataclasses.replace(model, base_path=KSERVE_MODEL_ROOT),))
 
@@ -87,7 +87,7 @@ def _image_tag(image: str) -> str | None:
     return last.rsplit(":", 1)[1] if ":" in last and "@" not in image else None
 
 
-def inference_service(spec: DeploymentSpec, k: KubernetesSpec, model: ModelSpec, image: str) -> dict[str, Any]:
+def inference_service(spec: DeploymentSpec, k: KubernetesSpec, model: ModelEntry, image: str) -> dict[str, Any]:
     name = isvc_name(model)
     pod_spec = model_spec_in_pod(spec, model)
     knative = k.kserve.deployment_mode in KNATIVE_MODES
@@ -144,7 +144,7 @@ def inference_service(spec: DeploymentSpec, k: KubernetesSpec, model: ModelSpec,
     }
 
 
-def k_for_model(k: KubernetesSpec, model: ModelSpec) -> KubernetesSpec:
+def k_for_model(k: KubernetesSpec, model: ModelEntry) -> KubernetesSpec:
     """Each InferenceService serves one model, so its readiness probe names that model."""
     return dataclasses.replace(k, readiness_model=model.name)
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelSpec
+from toolkit.deployment import CONTAINER_MODELS_ROOT, ModelEntry
 from toolkit.errors import EXIT_SETUP, ToolkitError
 from toolkit.repository import host_model_dir, list_versions
 from toolkit.serving_config import ConfigError, read_model_server_config
@@ -77,7 +77,7 @@ def resolve_targets(grpc: str | None, rest: str | None, deploy_dir: Path) -> Tar
     return Targets(endpoints.grpc or None, endpoints.rest or None, str(state_dir(deploy_dir) / ENDPOINTS_FILE))
 
 
-def plan_model(spec: ModelSpec, repository: Path) -> ModelPlan:
+def plan_model(spec: ModelEntry, repository: Path) -> ModelPlan:
     """The plan of a model of a deployment spec (``tfs k8s`` smoke checks one before a config file exists)."""
     return _plan(spec.name, spec.base_path, VersionPolicy.of_spec(spec), spec.labels, repository)
 

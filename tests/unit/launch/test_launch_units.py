@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.deployment import DeploymentSpec, ModelSpec, ServerSpec, parse_spec
+from toolkit.deployment import DeploymentSpec, ModelEntry, ServerSpec, parse_spec
 from toolkit.launch.container import LABEL_DEPLOY_DIR, LABEL_MANAGED, Mount, container_name, container_spec
 from toolkit.launch.docker_runtime import DockerRuntime, _split_reference, explain_engine_error
 from toolkit.launch.embedded import embedded_command
@@ -24,7 +24,7 @@ def make_deploy(tmp_path: Path, versions: dict[str, list[int]], **model_kw) -> t
         for v in vs:
             (deploy / "models" / name / str(v)).mkdir(parents=True)
             (deploy / "models" / name / str(v) / "saved_model.pb").write_bytes(b"x")
-    models = tuple(ModelSpec(name, f"/models/{name}", **model_kw) for name in versions)
+    models = tuple(ModelEntry(name, f"/models/{name}", **model_kw) for name in versions)
     return deploy, DeploymentSpec(models=models)
 
 
@@ -57,7 +57,7 @@ def test_expected_versions_follow_the_policy(tmp_path: Path) -> None:
     assert expected_versions(spec, deploy) == {"m": [2, 5]}
     spec_all = dataclasses.replace(spec, models=(dataclasses.replace(spec.models[0], policy="all"),))
     assert expected_versions(spec_all, deploy) == {"m": [1, 2, 5]}
-    uri = DeploymentSpec(models=(ModelSpec("r", "s3://bucket/r"),))
+    uri = DeploymentSpec(models=(ModelEntry("r", "s3://bucket/r"),))
     assert expected_versions(uri, deploy) == {"r": None}
 
 
@@ -69,7 +69,7 @@ def test_no_version_folder_is_refused_before_launch(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ container settings
 def test_container_spec_gpu_cpu_and_host_network(tmp_path: Path) -> None:
-    spec = DeploymentSpec(models=(ModelSpec("m", "/models/m"),), server=ServerSpec(grpc_port=9000, rest_port=9001))
+    spec = DeploymentSpec(models=(ModelEntry("m", "/models/m"),), server=ServerSpec(grpc_port=9000, rest_port=9001))
     gpu = container_spec(spec, tmp_path / "deploy")
     assert gpu.image == "tensorflow/serving:2.20.0-gpu" and gpu.gpu
     assert [(p.container_port, p.host_ip, p.host_port) for p in gpu.ports] == [
@@ -87,7 +87,7 @@ def test_container_spec_gpu_cpu_and_host_network(tmp_path: Path) -> None:
 
 
 def test_sdk_create_arguments_carry_the_gpu_request_and_read_only_mounts(tmp_path: Path) -> None:
-    spec = DeploymentSpec(models=(ModelSpec("m", "/models/m"),), server=ServerSpec(gpu_count=2))
+    spec = DeploymentSpec(models=(ModelEntry("m", "/models/m"),), server=ServerSpec(gpu_count=2))
     cspec = container_spec(spec, tmp_path / "deploy", extra_mounts=(Mount("/opt/x", "/opt/x"),), environment={"A": "1"})
     kwargs = DockerRuntime(client=None, spec=cspec).create_kwargs()
     assert kwargs["ports"] == {"8500/tcp": ("127.0.0.1", 8500), "8501/tcp": ("127.0.0.1", 8501)}

@@ -64,14 +64,14 @@ def test_status_json_of_an_unreachable_server_exits_1_with_the_error(tmp_path: P
 
 def test_up_json_prints_the_same_document_and_keeps_stdout_for_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                                     capsys: pytest.CaptureFixture[str]) -> None:
-    from toolkit.deployment import DeploymentSpec, ModelSpec
+    from toolkit.deployment import DeploymentSpec, ModelEntry
 
     endpoints = Endpoints("127.0.0.1:8500", "http://127.0.0.1:8501", "embedded")
 
     def fake_up(options: launcher.UpOptions, *, pull_progress, wait_progress, on_runtime) -> launcher.UpResult:
         on_runtime("embedded")
         return launcher.UpResult(endpoints, {"m": [ModelVersionStatus(3, "AVAILABLE")]},
-                                 DeploymentSpec(models=(ModelSpec("m", "/models/m"),)))
+                                 DeploymentSpec(models=(ModelEntry("m", "/models/m"),)))
 
     monkeypatch.setattr(launcher, "up", fake_up)
     assert main(["up", "--deploy-dir", str(tmp_path), "--json"]) == 0

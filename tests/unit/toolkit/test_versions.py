@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clients._proto import serving_pb2
-from toolkit.deployment import ModelSpec
+from toolkit.deployment import ModelEntry
 from toolkit.versions import VersionPolicy, parse_version
 
 
@@ -26,8 +26,8 @@ def test_policies_select_in_the_servers_order() -> None:
 
 
 def test_spec_and_proto_round_trip_to_the_same_policy() -> None:
-    for spec in (ModelSpec("m", "/models/m", "latest", 3), ModelSpec("m", "/models/m", "all"),
-                 ModelSpec("m", "/models/m", "specific", versions=(4, 2))):
+    for spec in (ModelEntry("m", "/models/m", "latest", 3), ModelEntry("m", "/models/m", "all"),
+                 ModelEntry("m", "/models/m", "specific", versions=(4, 2))):
         config = serving_pb2.ModelConfig()
         VersionPolicy.of_spec(spec).fill_config(config)
         assert VersionPolicy.of_config(config).served(range(10)) == VersionPolicy.of_spec(spec).served(range(10))
