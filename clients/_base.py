@@ -5,8 +5,9 @@ A call plan is a generator that builds each request (``Call``: what to send, wit
 be retried), yields it, receives the raw answer (or has the transport's error thrown in) and decodes it; it may
 yield a metadata lookup first, or a ``Pause`` between polls. Each API call is planned once per transport
 (``_GrpcBase``/``_RestBase``) and run by ``SyncDriver._run`` or ``AsyncDriver._run``; the public methods are made
-once from ``clients._calls`` by ``clients._api``, so the four client classes add only their I/O (``_attach``,
-``_send``, ``close``).
+once from ``clients._calls`` by ``clients._api``, and the drivers retry each Call (``_send``), so the four client
+classes add only their I/O (``_attach``, ``_attempt``: one try of one Call,
+``close``).
 """
 
 from __future__ import annotations
@@ -123,6 +124,18 @@ class ClientCore:
                                         code="DEADLINE_EXCEEDED")
         return remaining
 
+    def _attempts_for(self, call: Call) -> int:
+        """How many attempts ``call`` may take (the retry policy by transport and idempotency)."""
+        raise NotImplementedError
+
+    def _labels(self, call: Call) -> tuple[str, str]:
+        """How ``call`` is named in a deadline message and in the retry log (each transport its own way)."""
+        raise NotImplementedError
+
+    def _reconnect_window(self, error: TfsError, deadline: float | None) -> float:
+        """Seconds to wait for a reconnect before the next attempt (gRPC's channels; REST has none)."""
+        return 0.0
+
     def _retry_delay(self, error: TfsError, attempt: int, attempts: int, deadline: float | None, what: str) -> float:
         """Seconds to wait before the next attempt, or re-raise ``error`` if no retry is allowed."""
         if not isinstance(error, UnavailableError) or attempt >= attempts:
@@ -223,7 +236,24 @@ class ClientCore:
 
 
 class SyncDriver:
-    """Runs call plans over a blocking ``_send``."""
+    """Runs call plans over a blocking ``_attempt`` (one try of one Call, the client's I/O), with the retries."""
+
+    def _send(self: Any, call: Call) -> Any:
+        """Run ``call`` until an attempt answers, retrying as the client's policy allows within its deadline."""
+        deadline = self._deadline(call.timeout)
+        attempts = self._attempts_for(call)
+        before, what = self._labels(call)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, before)
+            try:
+                return self._attempt(call, remaining)
+            except TfsError as exc:
+                failure = exc
+            time.sleep(self._retry_delay(failure, attempt, attempts, deadline, what))
+            window = self._reconnect_window(failure, deadline)
+            if window > 0:
+                self._await_channel(window)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _run(self: Any, plan: Plan[T]) -> T:
         """Drive ``plan``: send each Call it yields (or sleep for a Pause), feed back the answer or throw in the
@@ -247,7 +277,24 @@ class SyncDriver:
 
 
 class AsyncDriver:
-    """The same as ``SyncDriver`` for the asyncio clients, awaiting ``_send``."""
+    """The same as ``SyncDriver`` for the asyncio clients, awaiting ``_attempt``."""
+
+    async def _send(self: Any, call: Call) -> Any:
+        """Run ``call`` as ``SyncDriver._send`` does."""
+        deadline = self._deadline(call.timeout)
+        attempts = self._attempts_for(call)
+        before, what = self._labels(call)
+        for attempt in range(1, attempts + 1):
+            remaining = self._remaining(deadline, before)
+            try:
+                return await self._attempt(call, remaining)
+            except TfsError as exc:
+                failure = exc
+            await asyncio.sleep(self._retry_delay(failure, attempt, attempts, deadline, what))
+            window = self._reconnect_window(failure, deadline)
+            if window > 0:
+                await self._await_channel(window)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def _run(self: Any, plan: Plan[T]) -> T:
         """Drive ``plan`` as ``SyncDriver._run`` does."""

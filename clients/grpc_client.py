@@ -170,10 +170,13 @@ class _GrpcBase(ClientCore):
                 f"{method}: server answer is not a valid {response_type.DESCRIPTOR.name} ({len(payload)} bytes): {exc}"
             ) from None
 
-    def _attempts(self, method: str) -> int:
-        if method == "HandleReloadConfigRequest":
+    def _attempts_for(self, call: Call) -> int:
+        if call.method == "HandleReloadConfigRequest":
             return 1
-        return self.retry.attempts_for(_IDEMPOTENT.get(method, False))
+        return self.retry.attempts_for(_IDEMPOTENT.get(call.method, False))
+
+    def _labels(self, call: Call) -> tuple[str, str]:
+        return call.method, call.method
 
     def _open_channel(self, grpc_module: Any) -> Any:
         """A channel of ``grpc`` or ``grpc.aio`` to the endpoint, with the client's TLS and options."""
@@ -276,21 +279,12 @@ class GrpcClient(SyncGrpcApi, _GrpcBase):
         self._stub = self._stubs(self._channel)
 
     # ------------------------------------------------------------------------------------------------ I/O
-    def _send(self, call: Call) -> Any:
-        return self._call(call.method, call.request, call.timeout)
-
-    def _call(self, method: str, request: Any, timeout: Any) -> Any:
-        deadline = self._deadline(timeout)
-        attempts = self._attempts(method)
-        for attempt in range(1, attempts + 1):
-            remaining = self._remaining(deadline, method)
-            try:
-                return self._parse(method, self._stub[method](request, timeout=remaining, metadata=self._metadata))
-            except grpc.RpcError as exc:
-                error = map_rpc_error(exc)
-            time.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
-            self._await_channel(self._reconnect_window(error, deadline))
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _attempt(self, call: Call, remaining: Timeout) -> Any:
+        try:
+            return self._parse(call.method, self._stub[call.method](call.request, timeout=remaining,
+                                                                    metadata=self._metadata))
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc) from None
 
     def _await_channel(self, window: float) -> None:
         """Wait up to ``window`` s for the channel to be READY (a reconnect after a restart); the next attempt
@@ -331,25 +325,15 @@ class AsyncGrpcClient(AsyncGrpcApi, _GrpcBase):
         return self._stub
 
     # ------------------------------------------------------------------------------------------------ I/O
-    async def _send(self, call: Call) -> Any:
-        return await self._call(call.method, call.request, call.timeout)
-
-    async def _call(self, method: str, request: Any, timeout: Any) -> Any:
+    async def _attempt(self, call: Call, remaining: Timeout) -> Any:
         stub = self._ensure_stub()
-        deadline = self._deadline(timeout)
-        attempts = self._attempts(method)
-        for attempt in range(1, attempts + 1):
-            remaining = self._remaining(deadline, method)
-            try:
-                payload = await stub[method](request, timeout=remaining, metadata=self._metadata)
-                return self._parse(method, payload)
-            except grpc.RpcError as exc:
-                error = map_rpc_error(exc)
-            except TimeoutError:
-                error = DeadlineExceededError(f"{method}: deadline exceeded", code="DEADLINE_EXCEEDED")
-            await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, method))
-            await self._await_channel(self._reconnect_window(error, deadline))
-        raise AssertionError("unreachable")  # pragma: no cover
+        try:
+            payload = await stub[call.method](call.request, timeout=remaining, metadata=self._metadata)
+        except grpc.RpcError as exc:
+            raise map_rpc_error(exc) from None
+        except TimeoutError:
+            raise DeadlineExceededError(f"{call.method}: deadline exceeded", code="DEADLINE_EXCEEDED") from None
+        return self._parse(call.method, payload)
 
     async def _await_channel(self, window: float) -> None:
         """Wait up to ``window`` s for the channel to be READY, as the sync client does."""

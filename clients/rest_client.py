@@ -7,9 +7,7 @@ Output dtypes and the name of a single unnamed output come from the model's sign
 
 from __future__ import annotations
 
-import asyncio
 import socket
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -118,6 +116,12 @@ class _RestBase(ClientCore):
         """The server's URL (``http[s]://host:port``); the same as ``endpoint``."""
         return self.endpoint
 
+    def _attempts_for(self, call: Call) -> int:
+        return self.retry.attempts_for(call.idempotent)
+
+    def _labels(self, call: Call) -> tuple[str, str]:
+        return call.path, f"{call.method} {call.path}"
+
     def _httpx_timeout(self, remaining: Timeout) -> httpx.Timeout:
         return httpx.Timeout(remaining)
 
@@ -202,27 +206,18 @@ class RestClient(SyncApi, _RestBase):
         self._http = httpx.Client(base_url=self.endpoint, headers=self.headers, transport=transport)
 
     # ------------------------------------------------------------------------------------------------ I/O
-    def _send(self, call: Call) -> bytes:
-        return self._request(call.method, call.path, call.request, call.timeout, call.idempotent)
-
-    def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
-        deadline = self._deadline(timeout)
-        attempts = self.retry.attempts_for(idempotent)
-        for attempt in range(1, attempts + 1):
-            remaining = self._remaining(deadline, path)
-            try:
-                response = self._http.request(
-                    method, path, content=body, timeout=self._httpx_timeout(remaining),
-                    headers={"Content-Type": "application/json"} if body is not None else None,
-                )
-                content = response.read()
-                if response.status_code == 200:
-                    return content
-                error = from_http(response.status_code, content)
-            except httpx.HTTPError as exc:
-                error = _map_transport_error(exc, f"{method} {path}")
-            time.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
-        raise AssertionError("unreachable")  # pragma: no cover
+    def _attempt(self, call: Call, remaining: Timeout) -> bytes:
+        try:
+            response = self._http.request(
+                call.method, call.path, content=call.request, timeout=self._httpx_timeout(remaining),
+                headers={"Content-Type": "application/json"} if call.request is not None else None,
+            )
+            content = response.read()
+        except httpx.HTTPError as exc:
+            raise _map_transport_error(exc, f"{call.method} {call.path}") from None
+        if response.status_code != 200:
+            raise from_http(response.status_code, content)
+        return content
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     def close(self) -> None:
@@ -258,27 +253,18 @@ class AsyncRestClient(AsyncApi, _RestBase):
         self._http = httpx.AsyncClient(base_url=self.endpoint, headers=self.headers, transport=transport)
 
     # ------------------------------------------------------------------------------------------------ I/O
-    async def _send(self, call: Call) -> bytes:
-        return await self._request(call.method, call.path, call.request, call.timeout, call.idempotent)
-
-    async def _request(self, method: str, path: str, body: bytes | None, timeout: Any, idempotent: bool) -> bytes:
-        deadline = self._deadline(timeout)
-        attempts = self.retry.attempts_for(idempotent)
-        for attempt in range(1, attempts + 1):
-            remaining = self._remaining(deadline, path)
-            try:
-                response = await self._http.request(
-                    method, path, content=body, timeout=self._httpx_timeout(remaining),
-                    headers={"Content-Type": "application/json"} if body is not None else None,
-                )
-                content = await response.aread()
-                if response.status_code == 200:
-                    return content
-                error = from_http(response.status_code, content)
-            except httpx.HTTPError as exc:
-                error = _map_transport_error(exc, f"{method} {path}")
-            await asyncio.sleep(self._retry_delay(error, attempt, attempts, deadline, f"{method} {path}"))
-        raise AssertionError("unreachable")  # pragma: no cover
+    async def _attempt(self, call: Call, remaining: Timeout) -> bytes:
+        try:
+            response = await self._http.request(
+                call.method, call.path, content=call.request, timeout=self._httpx_timeout(remaining),
+                headers={"Content-Type": "application/json"} if call.request is not None else None,
+            )
+            content = await response.aread()
+        except httpx.HTTPError as exc:
+            raise _map_transport_error(exc, f"{call.method} {call.path}") from None
+        if response.status_code != 200:
+            raise from_http(response.status_code, content)
+        return content
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:

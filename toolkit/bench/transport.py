@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from clients._base import Call
 from toolkit.bench.stats import Sample
 
 
@@ -142,7 +143,8 @@ class RestRequester(Requester):
             sent = time.perf_counter()
             encode = sent - start
             try:
-                content = await self._client._request("POST", self._path, body, t.timeout_s, False)
+                call = Call("POST", body, self._path, idempotent=False, timeout=t.timeout_s)
+                content = await self._client._send(call)
             except Exception as exc:  # noqa: BLE001
                 wait = time.perf_counter() - sent
                 return self._failed(start, encode, wait, exc)
