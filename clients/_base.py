@@ -6,8 +6,7 @@ be retried), yields it, receives the raw answer (or has the transport's error th
 yield a metadata lookup first, or a ``Pause`` between polls. Each API call is planned once per transport
 (``_GrpcBase``/``_RestBase``) and run by ``SyncDriver._run`` or ``AsyncDriver._run``; the public methods are made
 once from ``clients._calls`` by ``clients._api``, and the drivers retry each Call (``_send``), so the four client
-classes add only their I/O (``_attach``, ``_attempt``: one try of one Call,
-``close``).
+classes add only their I/O (``_attach``, ``_attempt``: one try of one Call, ``close``).
 """
 
 from __future__ import annotations
