@@ -57,7 +57,10 @@ def predict(
     output_filter: Sequence[str] | None = None,
     timeout: Timeout = DEFAULT,
 ) -> Plan[dict[str, np.ndarray]]:
-    """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature."""
+    """Run a Predict signature. ``inputs``: dict of arrays, or one array for a single-input signature.
+
+    ``output_filter``: the outputs to return (gRPC asks the server; TF Serving's REST API has no such field, so the
+    REST clients apply it to the answer)."""
     return self._predict_plan(inputs, model, version, label, signature, output_filter, timeout)
 
 

@@ -158,9 +158,13 @@ def canonical_name(dtype: Any) -> str:
     upper = "DT_" + lower.upper()
     if enum_value(upper) is not None and upper != "DT_INVALID":
         return upper
-    try:
-        found = np.dtype(lower)
-    except TypeError:
+    for candidate in (text, lower):  # numpy's type codes are case-sensitive ("B" uint8, "b" int8, "U4" unicode)
+        try:
+            found = np.dtype(candidate)
+            break
+        except TypeError:
+            continue
+    else:
         return text
     if found.kind in "OSU":
         return "DT_STRING"

@@ -331,7 +331,7 @@ class AsyncGrpcClient(AsyncGrpcApi, _GrpcBase):
             payload = await stub[call.method](call.request, timeout=remaining, metadata=self._metadata)
         except grpc.RpcError as exc:
             raise map_rpc_error(exc) from None
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from Python 3.11
             raise DeadlineExceededError(f"{call.method}: deadline exceeded", code="DEADLINE_EXCEEDED") from None
         return self._parse(call.method, payload)
 
@@ -342,7 +342,7 @@ class AsyncGrpcClient(AsyncGrpcApi, _GrpcBase):
             return
         try:
             await asyncio.wait_for(ready(), timeout=window)
-        except TimeoutError:
+        except asyncio.TimeoutError:  # the builtin TimeoutError only from Python 3.11
             pass
 
     # ------------------------------------------------------------------------------------------------ lifecycle

@@ -53,30 +53,38 @@ def import_tensorflow_quietly() -> None:
 class _QuietLoader(importlib.abc.Loader):
     """Runs TensorFlow's own loader with native stderr captured, then discovers devices the same way."""
 
-    def __init__(self, loader: importlib.abc.Loader) -> None:
+    def __init__(self, loader: importlib.abc.Loader, finder: _QuietFinder) -> None:
         self._loader = loader
+        self._finder = finder
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType | None:
         return self._loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
+        if self._finder in sys.meta_path:  # imported now: later imports are the module cache's
+            sys.meta_path.remove(self._finder)
         with _native_stderr_captured():
             self._loader.exec_module(module)
             module.config.list_physical_devices()
 
 
 class _QuietFinder(importlib.abc.MetaPathFinder):
-    """Finds ``tensorflow`` once, through the other finders, and hands it out with the quiet loader."""
+    """Finds ``tensorflow`` through the other finders and hands it out with the quiet loader; it leaves
+    ``sys.meta_path`` when TensorFlow is really imported (a mere ``find_spec`` probe keeps it in place)."""
 
     def find_spec(self, name: str, path: Sequence[str] | None,
                   target: types.ModuleType | None = None) -> importlib.machinery.ModuleSpec | None:
         if name != "tensorflow":
             return None
-        sys.meta_path.remove(self)
-        spec = importlib.util.find_spec(name)
-        if spec is not None and spec.loader is not None:
-            spec.loader = _QuietLoader(spec.loader)
-        return spec
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _QuietLoader(spec.loader, self)
+                return spec
+        return None
 
 
 def quiet_when_imported() -> None:

@@ -61,6 +61,7 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
     save, validate in a clean process, warmup, publish) with its time; piped, nothing but the result is printed."""
     from rich.console import Console
 
+    from toolkit._quiet_tf import import_tensorflow_quietly
     from toolkit.cli._progress import export_display
     from toolkit.export import export_model
     from toolkit.export.progress import StepReporter
@@ -94,6 +95,7 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
 
         kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
         model = kind(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
+    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
     display = export_display(Console(stderr=True))
     with display or contextlib.nullcontext():
         if example == "planet":

@@ -33,6 +33,7 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
     test data (else its own outputs on synthetic inputs), warmup file, atomic publish."""
     from rich.console import Console
 
+    from toolkit._quiet_tf import import_tensorflow_quietly
     from toolkit.cli._progress import export_display
     from toolkit.export import Checkpoint
     from toolkit.export.freeze import freeze_and_export
@@ -46,6 +47,7 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
         model = Checkpoint(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
     elif graph_inputs or graph_outputs:
         raise click.UsageError(f"--input / --output name tensors of a TF1 checkpoint (.meta); got {source}")
+    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
     display = export_display(Console(stderr=True))
     with display or contextlib.nullcontext():
         result = freeze_and_export(model, name or default_name(source), repository, version=version,

@@ -25,9 +25,11 @@ def command(package: Path, name: str | None, version: int | None, force: bool, r
     data inside it; a tampered, truncated or path-escaping archive publishes nothing."""
     from rich.console import Console
 
+    from toolkit._quiet_tf import import_tensorflow_quietly
     from toolkit.cli._progress import export_display
     from toolkit.package import unpack
 
+    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
     display = export_display(Console(stderr=True))
     with display or contextlib.nullcontext():
         result = unpack(package, repository, name=name, version=version, force=force, progress=display)

@@ -65,3 +65,11 @@ def test_numpy_dtypes_round_trip() -> None:
         assert dtypes.datatype_for(found) == value
     assert dtypes.datatype_for(np.dtype("datetime64[s]")) is None
     assert dtypes.numpy_dtype_for("DT_VARIANT") is None
+
+
+@pytest.mark.parametrize("code", ["B", "b", "H", "h", "I", "i", "L", "Q", "F", "D", "e", "?", "U4", "<U4", "S10", "O"])
+def test_numpy_type_codes_keep_their_case(code: str) -> None:
+    """numpy's one-letter codes are case-sensitive ("B" is uint8, "b" int8): each reads as numpy reads it."""
+    found = np.dtype(code)
+    want = "DT_STRING" if found.kind in "OSU" else dtypes.DataType.Name(dtypes.NUMPY_TO_DATATYPE[found.name])
+    assert dtypes.canonical_name(code) == want
