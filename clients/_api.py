@@ -90,3 +90,15 @@ class AsyncGrpcApi(AsyncApi):
 
     multi_inference = awaiting(calls.multi_inference)
     reload_config = awaiting(calls.reload_config)
+
+
+def _name_methods(*classes: type) -> None:
+    """Name each made method after the class that holds it (``SyncApi.predict``), for tracebacks and ``help()``."""
+    for cls in classes:
+        for name, method in vars(cls).items():
+            if inspect.isfunction(method):
+                method.__qualname__ = f"{cls.__name__}.{name}"
+                method.__module__ = __name__
+
+
+_name_methods(SyncApi, AsyncApi, SyncGrpcApi, AsyncGrpcApi)

@@ -64,7 +64,7 @@ class Pause:
     seconds: float
 
 
-Plan = Generator["Call | Pause", Any, T]
+Plan = Generator[Call | Pause, Any, T]
 
 __all__ = ["DEFAULT", "AsyncDriver", "Call", "ClientCore", "ModelLoadError", "Pause", "Plan", "SyncDriver",
            "normalize_headers"]

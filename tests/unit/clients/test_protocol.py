@@ -18,6 +18,7 @@ from clients import (
 )
 from clients.options import DEFAULT_TIMEOUT
 from clients.testing import FakeServer
+from clients.types import ModelVersionStatus
 
 API = [name for name in vars(ServingClient) if not name.startswith("_") and callable(getattr(ServingClient, name))]
 
@@ -71,3 +72,17 @@ async def test_grpc_only_calls_over_async_rest_raise_a_typed_error() -> None:
     assert caught.value.code == "UNIMPLEMENTED"
     await client.close()
     assert callable(GrpcClient.multi_inference) and callable(AsyncGrpcClient.reload_config)
+
+
+def test_made_methods_are_named_after_their_class_and_keep_the_calls_docs() -> None:
+    """The methods ``clients._api`` makes show as ``SyncApi.predict`` / ``AsyncApi.status`` in tracebacks and
+    ``help()``, with the call's docstring, and the calls' own annotations resolve (``typing.get_type_hints``)."""
+    import typing
+
+    from clients import _calls
+
+    assert GrpcClient.predict.__qualname__ == "SyncApi.predict"
+    assert AsyncRestClient.status.__qualname__ == "AsyncApi.status"
+    assert GrpcClient.reload_config.__qualname__ == "SyncGrpcApi.reload_config"
+    assert GrpcClient.predict.__doc__ == _calls.predict.__doc__
+    assert typing.get_args(typing.get_type_hints(_calls.status)["return"])[2] == list[ModelVersionStatus]
