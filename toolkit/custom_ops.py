@@ -17,11 +17,11 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from toolkit.atomic_file import atomic_file
 from toolkit.savedmodel import read_graph_defs
 
 PYTHON_ONLY_OPS = frozenset({"PyFunc", "PyFuncStateless", "EagerPyFunc"})
@@ -91,10 +91,8 @@ def stock_registry() -> tuple[frozenset[str], tuple[str, ...]]:
     data = json.loads(proc.stdout)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=cache.parent, prefix=".stock-ops-")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_file(cache, permissions=0o600) as handle:
             json.dump(data, handle)
-        os.replace(tmp, cache)
     except OSError:
         pass  # an unwritable cache only costs time
     return frozenset(data["ops"]), tuple(data["bundled"])

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from toolkit.atomic_file import atomic_file
 from toolkit.export.errors import ExportError
 from toolkit.export.progress import ExportProgress
 from toolkit.export.testdata import TEST_DATA_DIR
@@ -144,29 +145,20 @@ def pack(repository: str | Path, ref: str, output: str | Path) -> PackResult:
     output = Path(output)
     if output.is_dir():
         raise PackageError(f"-o {output}: expected a file name such as {name}-{version}{PACKAGE_SUFFIX}, got a folder")
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{output.name}.", dir=output.parent if str(output.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as raw:
-            with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=_FIXED_MTIME) as zipped:
-                with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
-                    tar.addfile(_tar_info(MANIFEST_NAME, size=len(manifest_bytes)), io.BytesIO(manifest_bytes))
-                    tar.addfile(_tar_info(MODEL_ROOT, folder=True))
-                    for entry in sorted([*((f, True) for f in folders), *((f, False) for f in files)]):
-                        rel, is_folder = entry
-                        arcname = f"{MODEL_ROOT}/{rel}"
-                        if is_folder:
-                            tar.addfile(_tar_info(arcname, folder=True))
-                            continue
-                        path = source / rel
-                        with path.open("rb") as handle:
-                            tar.addfile(_tar_info(arcname, size=path.stat().st_size), handle)
-            raw.flush()
-            os.fsync(raw.fileno())
-        os.chmod(tmp_name, 0o644)
-        os.replace(tmp_name, output)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    with atomic_file(output, binary=True) as raw:
+        with gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=_FIXED_MTIME) as zipped:
+            with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+                tar.addfile(_tar_info(MANIFEST_NAME, size=len(manifest_bytes)), io.BytesIO(manifest_bytes))
+                tar.addfile(_tar_info(MODEL_ROOT, folder=True))
+                for entry in sorted([*((f, True) for f in folders), *((f, False) for f in files)]):
+                    rel, is_folder = entry
+                    arcname = f"{MODEL_ROOT}/{rel}"
+                    if is_folder:
+                        tar.addfile(_tar_info(arcname, folder=True))
+                        continue
+                    path = source / rel
+                    with path.open("rb") as handle:
+                        tar.addfile(_tar_info(arcname, size=path.stat().st_size), handle)
     return PackResult(output, name, version, len(files), output.stat().st_size, _sha256(output))
 
 

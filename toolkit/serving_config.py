@@ -8,9 +8,7 @@ polling server never reads half a file.
 
 from __future__ import annotations
 
-import os
 import posixpath
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +16,7 @@ from typing import Any
 from google.protobuf import text_format
 
 from toolkit._extras import MissingExtraError, require
+from toolkit.atomic_file import atomic_file
 from toolkit.deployment import (
     CONTAINER_CONFIG_ROOT,
     CONTAINER_MODELS_ROOT,
@@ -167,17 +166,8 @@ def write_text_proto(message, path: Path) -> None:
     if reread != message:  # pragma: no cover - protobuf guarantees this; the check documents the contract
         raise ConfigError(f"{path}: the written text does not parse back to the same config")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_file(path) as handle:
+        handle.write(text)
 
 
 def read_model_server_config(path: str | Path):

@@ -3,13 +3,12 @@ into ``deploy/k8s`` (or ``--out``), or report which committed files drift from t
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from toolkit._extras import require
+from toolkit.atomic_file import atomic_file
 from toolkit.deployment import DeploymentSpec, SpecError
 from toolkit.k8s import bake, rules
 from toolkit.k8s.kserve import isvc_name, kserve_objects
@@ -113,15 +112,8 @@ def write_files(out_dir: Path, files: dict[str, str]) -> tuple[list[Path], list[
     for path, text in files.items():
         target = out_dir / path
         target.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
-            os.chmod(tmp, 0o644)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_file(target) as handle:
+            handle.write(text)
         written.append(target)
     removed = []
     for path in sorted(_owned(out_dir) - set(files)):

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+
+from toolkit.atomic_file import atomic_file
 
 STATE_DIR = ".tfs"
 ENDPOINTS_FILE = "endpoints.json"
@@ -43,11 +43,9 @@ def write_endpoints(deploy_dir: str | Path, endpoints: Endpoints) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / ENDPOINTS_FILE
     payload = {k: v for k, v in asdict(endpoints).items() if v not in (None, {})}
-    fd, tmp = tempfile.mkstemp(prefix=".endpoints.", dir=directory)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with atomic_file(path, permissions=0o600) as handle:
         json.dump(payload, handle, indent=2)
         handle.write("\n")
-    os.replace(tmp, path)
     return path
 
 

@@ -141,3 +141,20 @@ def test_spec_object_can_be_passed_directly(tmp_path: Path) -> None:
     spec = parse_spec({"models": [{"name": "m"}]})
     generated = generate_config(tmp_path, spec)
     assert read_model_server_config(generated.models_config).model_config_list.config[0].name == "m"
+
+
+def test_atomic_file_replaces_whole_or_not_at_all(tmp_path: Path) -> None:
+    """toolkit.atomic_file: the new content appears at once with the asked mode; an error mid-write leaves the old
+    file and no temporary file behind."""
+    from toolkit.atomic_file import atomic_file
+
+    target = tmp_path / "models.config"
+    target.write_text("old")
+    with atomic_file(target) as handle:
+        handle.write("new")
+        assert target.read_text() == "old"  # not visible before the block ends
+    assert target.read_text() == "new" and (target.stat().st_mode & 0o777) == 0o644
+    with pytest.raises(RuntimeError), atomic_file(target, binary=True, permissions=0o600) as raw:
+        raw.write(b"half")
+        raise RuntimeError("disk full")
+    assert target.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["models.config"]
