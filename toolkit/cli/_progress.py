@@ -3,6 +3,8 @@ of each finished one, on stderr. Piped or redirected (CI logs, tests), there is 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
@@ -35,3 +37,21 @@ class ExportDisplay:
 def export_display(console: Any) -> ExportDisplay | None:
     """A display on ``console`` when it is a terminal, else None (quiet when piped)."""
     return ExportDisplay(console) if console.is_terminal else None
+
+
+@contextmanager
+def export_steps_shown() -> Iterator[ExportDisplay | None]:
+    """For a command that publishes through the export path: TensorFlow imported (quietly) first, because its import
+    points file descriptor 2, the display's, elsewhere; then the display on stderr while the block runs, or None
+    when stderr is not a terminal. The yielded value is the ``progress`` reporter to pass on."""
+    from rich.console import Console
+
+    from toolkit._quiet_tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly()
+    display = export_display(Console(stderr=True))
+    if display is None:
+        yield None
+        return
+    with display:
+        yield display

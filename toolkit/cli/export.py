@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -59,10 +58,7 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
     SOURCE is a .keras/.h5 file, a SavedModel folder, a TF1 frozen graph .pb or a checkpoint .meta; it is published
     as REPOSITORY/NAME/VERSION, validated and atomic. On a terminal, a live display on stderr shows each step (load,
     save, validate in a clean process, warmup, publish) with its time; piped, nothing but the result is printed."""
-    from rich.console import Console
-
-    from toolkit._quiet_tf import import_tensorflow_quietly
-    from toolkit.cli._progress import export_display
+    from toolkit.cli._progress import export_steps_shown
     from toolkit.export import export_model
     from toolkit.export.progress import StepReporter
 
@@ -95,9 +91,7 @@ def command(source: Path | None, name: str | None, repository: Path, version: in
 
         kind = FrozenGraph if source.suffix == ".pb" else Checkpoint
         model = kind(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
-    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
-    display = export_display(Console(stderr=True))
-    with display or contextlib.nullcontext():
+    with export_steps_shown() as display:
         if example == "planet":
             from toolkit.examples import planet
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
@@ -31,10 +30,7 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
     Folds the variables of SOURCE (a SavedModel / version folder, or a TF1 checkpoint .meta with --input and
     --output) into constants and publish it through the normal export path: validated with the source's kept
     test data (else its own outputs on synthetic inputs), warmup file, atomic publish."""
-    from rich.console import Console
-
-    from toolkit._quiet_tf import import_tensorflow_quietly
-    from toolkit.cli._progress import export_display
+    from toolkit.cli._progress import export_steps_shown
     from toolkit.export import Checkpoint
     from toolkit.export.freeze import freeze_and_export
 
@@ -47,9 +43,7 @@ def command(source: Path, name: str | None, repository: Path, version: int | Non
         model = Checkpoint(source, inputs=parse_pairs(graph_inputs, "--input"), outputs=parse_pairs(graph_outputs, "--output"))
     elif graph_inputs or graph_outputs:
         raise click.UsageError(f"--input / --output name tensors of a TF1 checkpoint (.meta); got {source}")
-    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
-    display = export_display(Console(stderr=True))
-    with display or contextlib.nullcontext():
+    with export_steps_shown() as display:
         result = freeze_and_export(model, name or default_name(source), repository, version=version,
                                    signature_name=signature_name, progress=display)
     click.echo(f"published frozen {result.name} version {result.version} -> {result.path}")

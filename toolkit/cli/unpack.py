@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import click
@@ -23,15 +22,10 @@ def command(package: Path, name: str | None, version: int | None, force: bool, r
 
     Checks PACKAGE (paths, file types, every sha256) and publish it as a new version, validated with the test
     data inside it; a tampered, truncated or path-escaping archive publishes nothing."""
-    from rich.console import Console
-
-    from toolkit._quiet_tf import import_tensorflow_quietly
-    from toolkit.cli._progress import export_display
+    from toolkit.cli._progress import export_steps_shown
     from toolkit.package import unpack
 
-    import_tensorflow_quietly()  # before the display: the import points fd 2, the display's, elsewhere
-    display = export_display(Console(stderr=True))
-    with display or contextlib.nullcontext():
+    with export_steps_shown() as display:
         result = unpack(package, repository, name=name, version=version, force=force, progress=display)
     click.echo(f"published {result.name} version {result.version} -> {result.path}")
     click.echo(f"  validated with: {result.validated_with}")
