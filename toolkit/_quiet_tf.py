@@ -44,10 +44,8 @@ def import_tensorflow_quietly() -> None:
     """Import ``tensorflow`` (if installed and not yet imported) and discover devices, native stderr captured."""
     if "tensorflow" in sys.modules or importlib.util.find_spec("tensorflow") is None:
         return
-    with _native_stderr_captured():
-        import tensorflow
-
-        tensorflow.config.list_physical_devices()  # device discovery (the cuInit line) happens here
+    quiet_when_imported()
+    importlib.import_module("tensorflow")  # through the quiet loader
 
 
 class _QuietLoader(importlib.abc.Loader):
@@ -61,6 +59,7 @@ class _QuietLoader(importlib.abc.Loader):
         return self._loader.create_module(spec)
 
     def exec_module(self, module: types.ModuleType) -> None:
+        """TensorFlow's import and its device discovery (where the cuInit line comes from), stderr captured."""
         if self._finder in sys.meta_path:  # imported now: later imports are the module cache's
             sys.meta_path.remove(self._finder)
         with _native_stderr_captured():
