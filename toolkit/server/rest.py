@@ -52,6 +52,9 @@ _BODY_READ_SIZE = 2 * _READ_SIZE
 # After an early answer (a refused request), unread client bytes are discarded for this long / this much.
 _LINGER_S = 2.0
 _LINGER_BYTES = 4 << 20
+# A reply up to this size is joined with its head and written in one piece (one TCP segment, no Nagle wait on
+# the client's side); a larger body is written after its head, uncopied.
+_COALESCE_BYTES = 256 << 10
 # The methods TF Serving's evhttp server lets through (evhttp_set_allowed_methods); others get libevent's 501.
 ALLOWED_METHODS = frozenset({"GET", "POST", "HEAD", "PUT", "DELETE", "OPTIONS", "PATCH"})
 _JSON_HEADERS = [("Content-Type", "application/json")]
@@ -410,10 +413,15 @@ class _Server:
 
     # -------------------------------------------------------------------------------------------- writing
 
-    async def _send(self, conn: _Connection, event: Any) -> None:
-        data = conn.http.send(event)
-        if data:
+    async def _send(self, conn: _Connection, *events: Any) -> None:
+        """Frame ``events`` with h11 and write them: a small reply leaves in one segment (head and body
+        together), a large body is written after its head without being copied into one buffer."""
+        chunks = [data for data in map(conn.http.send, events) if data]
+        if len(chunks) > 1 and sum(map(len, chunks)) <= _COALESCE_BYTES:
+            chunks = [b"".join(chunks)]
+        for data in chunks:
             conn.writer.write(data)
+        if chunks:
             async with timeouts.timeout(self.limits.body_timeout):
                 await conn.writer.drain()
 
@@ -426,10 +434,11 @@ class _Server:
             headers.append((b"Connection", b"close"))
         try:
             reason = _reason(reply.status)
-            await self._send(conn, h11.Response(status_code=reply.status, headers=headers, reason=reason))
+            response = h11.Response(status_code=reply.status, headers=headers, reason=reason)
             if reply.body and not head_only:
-                await self._send(conn, h11.Data(data=reply.body))
-            await self._send(conn, h11.EndOfMessage())
+                await self._send(conn, response, h11.Data(data=reply.body), h11.EndOfMessage())
+            else:
+                await self._send(conn, response, h11.EndOfMessage())
             if early:
                 await conn.linger_close()
         except h11.LocalProtocolError as exc:  # pragma: no cover - a reply h11 cannot frame is our bug
