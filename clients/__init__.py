@@ -4,7 +4,7 @@
     with GrpcClient("localhost:8500") as client:
         outputs = client.predict({"x": np.ones((2, 3), np.float32)}, "my_model")   # dict[str, np.ndarray]
 
-Base dependencies only (numpy, grpcio, protobuf, httpx, orjson). ``clients.testing.FakeServer`` is an in-process
+Base dependencies only (numpy, grpcio, protobuf, httpx, h11, orjson). ``clients.testing.FakeServer`` is an in-process
 test double for unit-testing code that uses these clients. Names are loaded on first use (PEP 562), so a REST-only
 application never imports grpc and vice versa.
 """

@@ -1,13 +1,13 @@
-"""REST clients for TF Serving: ``RestClient`` (httpx.Client) and ``AsyncRestClient`` (httpx.AsyncClient).
+"""REST clients for TF Serving: ``RestClient`` (blocking) and ``AsyncRestClient`` (asyncio).
 
-Same API as the gRPC clients. One pooled httpx client per instance (connection reuse), TCP_NODELAY on every
-socket, https:// with a custom CA / client certificate, extra headers, retries for idempotent calls.
+Same API as the gRPC clients. One keep-alive connection pool per instance (``clients._http1``: h11 framing,
+TCP_NODELAY on every socket; an httpx transport instead when ``transport=`` is given), https:// with a custom CA
+/ client certificate, extra headers, retries for idempotent calls.
 Output dtypes and the name of a single unnamed output come from the model's signature, fetched once and cached.
 """
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -23,6 +23,7 @@ from clients._base import (
     Plan,
     Timeout,
 )
+from clients._http1 import AsyncHttp1Pool, AsyncHttpxPool, Http1Pool, HttpxPool
 from clients.errors import (
     DeadlineExceededError,
     TfsError,
@@ -46,7 +47,6 @@ if TYPE_CHECKING:
 __all__ = ["AsyncRestClient", "RestClient"]
 
 GRPC_ONLY = ("multi_inference", "reload_config")
-_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 def model_path(model: str, version: int | None = None, label: str | None = None) -> str:
@@ -99,17 +99,17 @@ class _RestBase(ClientCore):
         super().__init__(timeout=timeout, retry=retry, tls=tls, headers=headers, keepalive=keepalive, validate=validate)
         self.endpoint = _base_url(base_url, tls)
         self.row_format = row_format
-        self._limits = httpx.Limits(
-            max_connections=max_connections,
-            max_keepalive_connections=max_connections,
-            keepalive_expiry=self.keepalive.idle,
-        )
+        self.max_connections = max_connections
         self._verify: Any = tls.ssl_context() if tls is not None else True
         self._attach(transport)
 
     def _attach(self, transport: Any) -> None:
         """Open the HTTP connection pool over ``transport`` (None: the network); each I/O class its own kind."""
         raise NotImplementedError
+
+    def _pool_options(self) -> dict[str, Any]:
+        return {"verify": self._verify, "headers": self.headers, "max_connections": self.max_connections,
+                "idle_seconds": self.keepalive.idle}
 
     @property
     def base_url(self) -> str:
@@ -121,9 +121,6 @@ class _RestBase(ClientCore):
 
     def _labels(self, call: Call) -> tuple[str, str]:
         return call.path, f"{call.method} {call.path}"
-
-    def _httpx_timeout(self, remaining: Timeout) -> httpx.Timeout:
-        return httpx.Timeout(remaining)
 
     def _predict_body(self, inputs: Any, signature: SignatureSpec | None, sig_name: str | None) -> bytes:
         payload = inputs
@@ -199,24 +196,19 @@ class RestClient(SyncApi, _RestBase):
     """
 
     def _attach(self, transport: Any) -> None:
-        if transport is None:
-            transport = httpx.HTTPTransport(
-                verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
-            )
-        self._http = httpx.Client(base_url=self.endpoint, headers=self.headers, transport=transport)
+        self._http: Http1Pool | HttpxPool = (
+            Http1Pool(self.endpoint, **self._pool_options()) if transport is None
+            else HttpxPool(self.endpoint, self.headers, transport)
+        )
 
     # ------------------------------------------------------------------------------------------------ I/O
     def _attempt(self, call: Call, remaining: Timeout) -> bytes:
         try:
-            response = self._http.request(
-                call.method, call.path, content=call.request, timeout=self._httpx_timeout(remaining),
-                headers={"Content-Type": "application/json"} if call.request is not None else None,
-            )
-            content = response.read()
+            status, content = self._http.request(call.method, call.path, call.request, remaining)
         except httpx.HTTPError as exc:
             raise _map_transport_error(exc, f"{call.method} {call.path}") from None
-        if response.status_code != 200:
-            raise from_http(response.status_code, content)
+        if status != 200:
+            raise from_http(status, content)
         return content
 
     # ------------------------------------------------------------------------------------------------ lifecycle
@@ -243,33 +235,28 @@ def _examples(examples: Any) -> Sequence[Mapping[str, Any]]:
 
 
 class AsyncRestClient(AsyncApi, _RestBase):
-    """The same API as RestClient on ``httpx.AsyncClient``: every method is a coroutine."""
+    """The same API as RestClient over asyncio: every method is a coroutine."""
 
     def _attach(self, transport: Any) -> None:
-        if transport is None:
-            transport = httpx.AsyncHTTPTransport(
-                verify=self._verify, limits=self._limits, retries=0, socket_options=_SOCKET_OPTIONS
-            )
-        self._http = httpx.AsyncClient(base_url=self.endpoint, headers=self.headers, transport=transport)
+        self._http: AsyncHttp1Pool | AsyncHttpxPool = (
+            AsyncHttp1Pool(self.endpoint, **self._pool_options()) if transport is None
+            else AsyncHttpxPool(self.endpoint, self.headers, transport)
+        )
 
     # ------------------------------------------------------------------------------------------------ I/O
     async def _attempt(self, call: Call, remaining: Timeout) -> bytes:
         try:
-            response = await self._http.request(
-                call.method, call.path, content=call.request, timeout=self._httpx_timeout(remaining),
-                headers={"Content-Type": "application/json"} if call.request is not None else None,
-            )
-            content = await response.aread()
+            status, content = await self._http.request(call.method, call.path, call.request, remaining)
         except httpx.HTTPError as exc:
             raise _map_transport_error(exc, f"{call.method} {call.path}") from None
-        if response.status_code != 200:
-            raise from_http(response.status_code, content)
+        if status != 200:
+            raise from_http(status, content)
         return content
 
     # ------------------------------------------------------------------------------------------------ lifecycle
     async def close(self) -> None:
         """Close the connection pool (idempotent)."""
-        await self._http.aclose()
+        await self._http.close()
 
     async def __aenter__(self) -> Self:
         return self

@@ -416,7 +416,7 @@ class _Server:
     async def _send(self, conn: _Connection, *events: Any) -> None:
         """Frame ``events`` with h11 and write them: a small reply leaves in one segment (head and body
         together), a large body is written after its head without being copied into one buffer."""
-        chunks = [data for data in map(conn.http.send, events) if data]
+        chunks: list[bytes] = [data for event in events if (data := conn.http.send(event))]
         if len(chunks) > 1 and sum(map(len, chunks)) <= _COALESCE_BYTES:
             chunks = [b"".join(chunks)]
         for data in chunks:

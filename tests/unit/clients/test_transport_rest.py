@@ -47,6 +47,7 @@ class Backend:
         self.requests: list[tuple[str, str, dict[str, str], bytes]] = []
         self.fail: dict[tuple[str, str], list[int]] = {}
         self.release = threading.Event()
+        self.ports: set[int] = set()  # the client ports requests came from: one per connection
 
     def handle(self, method: str, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bytes]:
         self.calls[(method, path)] += 1
@@ -82,6 +83,7 @@ def _server(backend: Backend, context: ssl.SSLContext | None = None) -> Threadin
         protocol_version = "HTTP/1.1"
 
         def _answer(self) -> None:
+            backend.ports.add(self.client_address[1])
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             status, payload = backend.handle(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
@@ -203,11 +205,11 @@ def test_connection_is_reused_and_has_tcp_nodelay(backend) -> None:
     with RestClient(backend.url) as client:
         client.status("half")
         client.status("half")
-        pool = client._http._transport._pool
+        pool = client._http
         assert len(pool.connections) == 1
-        stream = pool.connections[0]._connection._network_stream
-        sock = stream.get_extra_info("socket")
+        sock = pool.connections[0].sock
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    assert len(backend.ports) == 1  # both requests came over one connection
 
 
 def test_connection_refused_is_unavailable() -> None:
@@ -271,3 +273,77 @@ def test_mock_transport_is_accepted() -> None:
     client = RestClient("http://x", transport=transport)
     # Metadata fails on this transport (same canned body, no 'metadata'), so outputs keep JSON dtypes.
     assert client.predict({"x": [1]}, "m")["a"].tolist() == [1]
+
+
+def _closing_server(replies: int) -> tuple[socket.socket, list[int]]:
+    """A raw server that answers each connection's first request as keep-alive, then closes it (as a server
+    dropping idle connections does); returns the listener and the list of connections it accepted."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve() -> None:
+        for _ in range(replies):
+            conn, address = listener.accept()
+            accepted.append(address[1])
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                head, _, body = data.partition(b"\r\n\r\n")
+                length = int(next((line.split(b":")[1] for line in head.split(b"\r\n")
+                                   if line.lower().startswith(b"content-length")), b"0"))
+                while len(body) < length:
+                    body += conn.recv(65536)
+                payload = b'{"outputs": [1.0]}'
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+                             + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+                conn.shutdown(socket.SHUT_WR)
+                conn.recv(1)  # until the client closes too
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener, accepted
+
+
+def test_a_keep_alive_connection_the_server_closed_is_not_reused_for_a_predict() -> None:
+    import time
+
+    from clients._base import Call
+    from clients.options import NO_RETRY
+
+    listener, accepted = _closing_server(2)
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    predict = Call("POST", b'{"inputs": [1.0]}', "/v1/models/m:predict", idempotent=False, timeout=10)
+    try:
+        with RestClient(url, retry=NO_RETRY) as client:
+            for _ in range(2):  # not retried: the second must go over a fresh connection, not the closed one
+                assert client._send(predict) == b'{"outputs": [1.0]}'
+                time.sleep(0.05)  # the server's FIN reaches the idle connection
+    finally:
+        listener.close()
+    assert len(accepted) == 2
+
+
+async def test_async_pool_keeps_at_most_max_connections_and_skips_closed_ones(backend) -> None:
+    import asyncio
+
+    from clients._http1 import AsyncHttp1Pool
+
+    pool = AsyncHttp1Pool(backend.url, verify=True, headers=[], max_connections=2, idle_seconds=30)
+    try:
+        answers = await asyncio.gather(*(pool.request("GET", "/v1/models/half", None, 10) for _ in range(6)))
+        assert [status for status, _ in answers] == [200] * 6
+        assert len(backend.ports) <= 2 and len(pool.connections) <= 2
+    finally:
+        await pool.close()
+    listener, accepted = _closing_server(2)
+    pool = AsyncHttp1Pool(f"http://127.0.0.1:{listener.getsockname()[1]}", verify=True, headers=[],
+                          max_connections=1, idle_seconds=30)
+    try:
+        for _ in range(2):
+            status, body = await pool.request("POST", "/v1/models/m:predict", b"{}", 10)
+            assert (status, body) == (200, b'{"outputs": [1.0]}')
+            await asyncio.sleep(0.05)  # the server's FIN reaches the idle connection
+    finally:
+        await pool.close()
+        listener.close()
+    assert len(accepted) == 2
