@@ -244,6 +244,14 @@ def test_https_with_custom_ca_and_client_certificate(certs) -> None:
         tls = TLS(ca_cert=certs.ca, client_cert=certs.client_cert.read_bytes(), client_key=certs.client_key)
         with RestClient(url, tls=tls) as client:
             assert client.status("half")[0].version == 7
+
+        async def over_asyncio() -> int:
+            async with AsyncRestClient(url, tls=tls) as client:
+                return (await client.status("half"))[0].version
+
+        import asyncio
+
+        assert asyncio.run(over_asyncio()) == 7
         with RestClient(url, timeout=5) as untrusted:  # system CAs do not know our test CA
             with pytest.raises(UnavailableError, match="CERTIFICATE_VERIFY_FAILED|ConnectError"):
                 untrusted.status("half")
@@ -347,3 +355,15 @@ async def test_async_pool_keeps_at_most_max_connections_and_skips_closed_ones(ba
         await pool.close()
         listener.close()
     assert len(accepted) == 2
+
+
+def test_one_sync_client_shared_by_threads_keeps_its_connection_bound(backend) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    with RestClient(backend.url, max_connections=3) as client:
+        client.metadata("half")
+        with ThreadPoolExecutor(8) as pool:
+            results = list(pool.map(lambda i: client.predict({"x": [float(i)]}, "half")["y"][0], range(64)))
+        assert len(client._http.connections) <= 3
+    assert results == [2.0 * i for i in range(64)]
+    assert len(backend.ports) <= 3  # never more than max_connections open, so never more connections made
