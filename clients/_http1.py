@@ -66,12 +66,25 @@ def _request_bytes(conn: h11.Connection, origin: Origin, headers: Sequence[tuple
 class _Response:
     """Collects one response from the bytes read: ``feed`` returns True once it is complete."""
 
-    __slots__ = ("conn", "status", "chunks")
+    __slots__ = ("conn", "status", "chunks", "write_error")
 
-    def __init__(self, conn: h11.Connection) -> None:
+    def __init__(self, conn: h11.Connection, write_error: OSError | None = None) -> None:
         self.conn = conn
         self.status = 0
         self.chunks: list[bytes] = []
+        # The request could not be written whole: a server may still have answered (a 413 before reading a large
+        # body, then closed), so the answer is read anyway; if there is none, the write error is what is raised.
+        self.write_error = write_error
+
+    def read_failed(self, exc: BaseException) -> httpx.HTTPError:
+        """What a failed read raises: the write's error if the request never went out whole."""
+        if self.write_error is not None:
+            return httpx.WriteError(str(self.write_error))
+        if isinstance(exc, httpx.HTTPError):
+            return exc
+        if isinstance(exc, TimeoutError):
+            return httpx.ReadTimeout(str(exc) or "timed out")
+        return httpx.ReadError(str(exc))
 
     def feed(self, data: bytes) -> bool:
         try:
@@ -97,7 +110,7 @@ class _Response:
     def reusable(self) -> bool:
         """Both sides done with keep-alive: ready for the next request (else the connection is closed)."""
         conn = self.conn
-        if conn.our_state is h11.DONE and conn.their_state is h11.DONE:
+        if self.write_error is None and conn.our_state is h11.DONE and conn.their_state is h11.DONE:
             conn.start_next_cycle()
             return True
         return False
@@ -188,23 +201,23 @@ class Http1Pool:
                   deadline: float | None) -> _Response:
         sock = conn.sock
         data = _request_bytes(conn.http, self.origin, self.headers, method, path, body)
+        write_error = None
         try:
             sock.settimeout(_remaining(deadline))
             sock.sendall(data)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "timed out") from None
         except OSError as exc:
-            raise httpx.WriteError(str(exc)) from None
-        response = _Response(conn.http)
+            write_error = exc
+        response = _Response(conn.http, write_error)
         while True:
             try:
                 sock.settimeout(_remaining(deadline))
                 chunk = sock.recv(_READ_SIZE)
-            except TimeoutError as exc:
-                raise httpx.ReadTimeout(str(exc) or "timed out") from None
-            except OSError as exc:
-                raise httpx.ReadError(str(exc)) from None
-            if response.feed(chunk):
+                done = response.feed(chunk)
+            except (OSError, httpx.RemoteProtocolError) as exc:
+                raise response.read_failed(exc) from None
+            if done:
                 return response
 
     def close(self) -> None:
@@ -293,18 +306,28 @@ class AsyncHttp1Pool:
 
     async def _exchange(self, conn: _AsyncConnection, method: str, path: str, body: bytes | None) -> _Response:
         data = _request_bytes(conn.http, self.origin, self.headers, method, path, body)
+        write_error = None
         try:
             conn.writer.write(data)
             await conn.writer.drain()
         except OSError as exc:
-            raise httpx.WriteError(str(exc)) from None
-        response = _Response(conn.http)
+            write_error = exc
+        response = _Response(conn.http, write_error)
+        if write_error is not None:
+            # The stream now raises the write's error on every read, even over bytes the server sent before it
+            # reset the connection (an early 413): those bytes are in the reader's buffer (a CPython detail).
+            try:
+                if response.feed(bytes(getattr(conn.reader, "_buffer", b""))) or response.feed(b""):
+                    return response
+            except httpx.RemoteProtocolError as exc:
+                raise response.read_failed(exc) from None
         while True:
             try:
                 chunk = await conn.reader.read(_READ_SIZE)
-            except OSError as exc:
-                raise httpx.ReadError(str(exc)) from None
-            if response.feed(chunk):
+                done = response.feed(chunk)
+            except (OSError, httpx.RemoteProtocolError) as exc:
+                raise response.read_failed(exc) from None
+            if done:
                 return response
 
     async def close(self) -> None:

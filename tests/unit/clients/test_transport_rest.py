@@ -367,3 +367,50 @@ def test_one_sync_client_shared_by_threads_keeps_its_connection_bound(backend) -
         assert len(client._http.connections) <= 3
     assert results == [2.0 * i for i in range(64)]
     assert len(backend.ports) <= 3  # never more than max_connections open, so never more connections made
+
+
+def _early_answer_server() -> socket.socket:
+    """A raw server that reads only a request's head, answers 413 at once and closes without reading the body
+    (as a proxy with a body limit does): the client's write of the rest fails."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        for _ in range(2):
+            conn, _ = listener.accept()
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                payload = b'{ "error": "request body too large" }'
+                conn.sendall(b"HTTP/1.1 413 Payload Too Large\r\nContent-Type: application/json\r\nConnection: close"
+                             b"\r\nContent-Length: " + str(len(payload)).encode() + b"\r\n\r\n" + payload)
+                conn.shutdown(socket.SHUT_WR)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener
+
+
+def test_an_answer_sent_before_the_body_was_read_is_reported_not_the_broken_write() -> None:
+    import asyncio
+
+    from clients import TfsError
+    from clients._base import Call
+    from clients.options import NO_RETRY
+
+    listener = _early_answer_server()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    big = Call("POST", b"[" + b"1.0," * (8 << 20) + b"1.0]", "/v1/models/m:predict", idempotent=False, timeout=20)
+    try:
+        with RestClient(url, retry=NO_RETRY) as client, pytest.raises(TfsError) as sync_error:
+            client._send(big)
+
+        async def over_asyncio() -> None:
+            async with AsyncRestClient(url, retry=NO_RETRY) as client:
+                await client._send(big)
+
+        with pytest.raises(TfsError) as async_error:
+            asyncio.run(over_asyncio())
+    finally:
+        listener.close()
+    for error in (sync_error.value, async_error.value):
+        assert error.http_status == 413 and "request body too large" in str(error)
