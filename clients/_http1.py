@@ -27,6 +27,7 @@ import httpx
 __all__ = ["AsyncHttp1Pool", "AsyncHttpxPool", "Http1Pool", "HttpxPool", "Origin"]
 
 _READ_SIZE = 1 << 16
+_COALESCE_BYTES = 256 << 10  # a request up to this size is written as one buffer
 _USER_AGENT = ("User-Agent", "tfs-toolkit-clients")
 
 
@@ -51,16 +52,21 @@ class Origin:
         return cls(host, port, parts.netloc, tls)
 
 
-def _request_bytes(conn: h11.Connection, origin: Origin, headers: Sequence[tuple[str, str]], method: str,
-                   path: str, body: bytes | None) -> bytes:
-    """The whole request (head and body) as one buffer, framed by ``conn``."""
+def _request_pieces(conn: h11.Connection, origin: Origin, headers: Sequence[tuple[str, str]], method: str,
+                    path: str, body: bytes | None) -> list[bytes]:
+    """The request framed by ``conn``: one buffer (head and body together, one TCP segment for a small request),
+    or the head and then the body itself when the body is large (not copied into one buffer)."""
     fields = [("Host", origin.host_header), _USER_AGENT, *headers]
     if body is not None:
         fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
-    data = conn.send(h11.Request(method=method, target=path, headers=fields)) or b""
+    pieces = [conn.send(h11.Request(method=method, target=path, headers=fields)) or b""]
     if body:
-        data += conn.send(h11.Data(data=body)) or b""
-    return data + (conn.send(h11.EndOfMessage()) or b"")
+        pieces.append(conn.send(h11.Data(data=body)) or b"")
+    pieces.append(conn.send(h11.EndOfMessage()) or b"")
+    pieces = [piece for piece in pieces if piece]
+    if sum(map(len, pieces)) <= _COALESCE_BYTES:
+        return [b"".join(pieces)]
+    return pieces
 
 
 class _Response:
@@ -134,10 +140,11 @@ class _Connection:
         if time.monotonic() - self.last_used > idle_seconds:
             return False
         try:
-            readable, _, _ = select.select([self.sock], [], [], 0)
+            poller = select.poll()  # not select(): no limit on the descriptor's number
+            poller.register(self.sock, select.POLLIN)
+            return not poller.poll(0)
         except (OSError, ValueError):
             return False
-        return not readable
 
 
 class Http1Pool:
@@ -200,11 +207,12 @@ class Http1Pool:
     def _exchange(self, conn: _Connection, method: str, path: str, body: bytes | None,
                   deadline: float | None) -> _Response:
         sock = conn.sock
-        data = _request_bytes(conn.http, self.origin, self.headers, method, path, body)
+        pieces = _request_pieces(conn.http, self.origin, self.headers, method, path, body)
         write_error = None
         try:
-            sock.settimeout(_remaining(deadline))
-            sock.sendall(data)
+            for piece in pieces:
+                sock.settimeout(_remaining(deadline))
+                sock.sendall(piece)
         except TimeoutError as exc:
             raise httpx.WriteTimeout(str(exc) or "timed out") from None
         except OSError as exc:
@@ -305,10 +313,11 @@ class AsyncHttp1Pool:
         return _AsyncConnection(reader, writer)
 
     async def _exchange(self, conn: _AsyncConnection, method: str, path: str, body: bytes | None) -> _Response:
-        data = _request_bytes(conn.http, self.origin, self.headers, method, path, body)
+        pieces = _request_pieces(conn.http, self.origin, self.headers, method, path, body)
         write_error = None
         try:
-            conn.writer.write(data)
+            for piece in pieces:
+                conn.writer.write(piece)
             await conn.writer.drain()
         except OSError as exc:
             write_error = exc

@@ -414,3 +414,16 @@ def test_an_answer_sent_before_the_body_was_read_is_reported_not_the_broken_writ
         listener.close()
     for error in (sync_error.value, async_error.value):
         assert error.http_status == 413 and "request body too large" in str(error)
+
+
+def test_a_small_request_is_one_write_and_a_large_body_is_not_copied_behind_its_head() -> None:
+    import h11
+
+    from clients._http1 import _COALESCE_BYTES, Origin, _request_pieces
+
+    origin = Origin.from_url("http://127.0.0.1:8501", True)
+    small = _request_pieces(h11.Connection(h11.CLIENT), origin, [("x-k", "v")], "POST", "/v1/models/m:predict", b"{}")
+    assert len(small) == 1 and small[0].endswith(b"\r\n\r\n{}") and b"host: 127.0.0.1:8501" in small[0].lower()
+    body = b"1" * (_COALESCE_BYTES + 1)
+    large = _request_pieces(h11.Connection(h11.CLIENT), origin, [], "POST", "/v1/models/m:predict", body)
+    assert len(large) == 2 and large[0].endswith(b"\r\n\r\n") and large[1] == body
