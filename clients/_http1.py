@@ -49,7 +49,7 @@ class Origin:
         tls = None
         if https:
             tls = verify if isinstance(verify, ssl.SSLContext) else httpx.create_ssl_context(verify=True)
-        return cls(host, port, parts.netloc, tls)
+        return cls(host, port, parts.netloc.rpartition("@")[2], tls)  # no user:password@ in the Host header
 
 
 def _request_pieces(conn: h11.Connection, origin: Origin, headers: Sequence[tuple[str, str]], method: str,
@@ -58,7 +58,9 @@ def _request_pieces(conn: h11.Connection, origin: Origin, headers: Sequence[tupl
     or the head and then the body itself when the body is large (not copied into one buffer)."""
     fields = [("Host", origin.host_header), _USER_AGENT, *headers]
     if body is not None:
-        fields += [("Content-Type", "application/json"), ("Content-Length", str(len(body)))]
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            fields.append(("Content-Type", "application/json"))
+        fields.append(("Content-Length", str(len(body))))
     pieces = [conn.send(h11.Request(method=method, target=path, headers=fields)) or b""]
     if body:
         pieces.append(conn.send(h11.Data(data=body)) or b"")

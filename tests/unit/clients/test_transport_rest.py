@@ -427,3 +427,6 @@ def test_a_small_request_is_one_write_and_a_large_body_is_not_copied_behind_its_
     body = b"1" * (_COALESCE_BYTES + 1)
     large = _request_pieces(h11.Connection(h11.CLIENT), origin, [], "POST", "/v1/models/m:predict", body)
     assert len(large) == 2 and large[0].endswith(b"\r\n\r\n") and large[1] == body
+    typed = _request_pieces(h11.Connection(h11.CLIENT), Origin.from_url("http://u:p@h:1", True),
+                            [("content-type", "application/json; charset=utf-8")], "POST", "/", b"{}")[0].lower()
+    assert typed.count(b"content-type:") == 1 and b"host: h:1\r\n" in typed
