@@ -125,7 +125,9 @@ class _Response:
 
 
 def _remaining(deadline: float | None) -> float | None:
-    return None if deadline is None else max(deadline - time.monotonic(), 0.0)
+    """Seconds left for a socket operation. Never 0: ``settimeout(0)`` would make the socket non-blocking, so a
+    passed deadline would fail as a connection error (BlockingIOError) instead of as a timeout."""
+    return None if deadline is None else max(deadline - time.monotonic(), 1e-6)
 
 
 # ------------------------------------------------------------------------------------------------ blocking

@@ -430,3 +430,14 @@ def test_a_small_request_is_one_write_and_a_large_body_is_not_copied_behind_its_
     typed = _request_pieces(h11.Connection(h11.CLIENT), Origin.from_url("http://u:p@h:1", True),
                             [("content-type", "application/json; charset=utf-8")], "POST", "/", b"{}")[0].lower()
     assert typed.count(b"content-type:") == 1 and b"host: h:1\r\n" in typed
+
+
+def test_a_deadline_that_passes_mid_request_is_a_timeout_not_a_connection_error(backend) -> None:
+    from clients._http1 import Http1Pool
+
+    pool = Http1Pool(backend.url, verify=True, headers=[], max_connections=1, idle_seconds=30)
+    try:
+        with pytest.raises(httpx.TimeoutException):  # the slow path answers only when released
+            pool.request("POST", "/v1/models/slow:predict", b'{"inputs": [1.0]}', 1e-9)
+    finally:
+        pool.close()
