@@ -91,7 +91,9 @@ class _Task:
     feeds: dict[str, np.ndarray]
     size: int
     timeout: float | None
-    done: threading.Event = field(default_factory=threading.Event)
+    wake: threading.Event = field(default_factory=threading.Event)  # set when ``lead`` or ``finished`` turns true
+    lead: bool = False  # this task's thread is to gather the open batch and run it
+    finished: bool = False
     outputs: list[np.ndarray] | None = None
     error: ServingError | None = None
     enqueued: float = field(default_factory=time.monotonic)
@@ -110,7 +112,16 @@ class BatchTarget(Protocol):
 
 
 class BatchScheduler:
-    """A queue of tasks for one (servable, signature, feeds, fetches) with its own batch threads."""
+    """A queue of tasks for one (servable, signature, feeds, fetches), run as at most ``num_batch_threads`` batches
+    at a time.
+
+    TF Serving hands every task to a batch thread and back; in Python each such hop between threads costs more than
+    the batching saves on a small model (measured: 0.82x the unbatched throughput at concurrency 32). So the threads
+    that submitted the tasks run the batches themselves: the caller at the head of the queue, when a batch slot is
+    free, gathers the open batch (waiting up to batch_timeout_micros for it to fill, as a batch thread would), runs
+    it and hands every other task its slice. A caller whose task rides in someone else's batch waits once; the
+    leader does not wait at all. Batch sizes, limits, timeouts and errors are those of the shared batch scheduler.
+    """
 
     def __init__(
         self, servable: BatchTarget, fetches: list[str], config: BatchingConfig, metrics: ServerMetrics
@@ -120,14 +131,11 @@ class BatchScheduler:
         self.config = config
         self.metrics = metrics
         self._queue: collections.deque[_Task] = collections.deque()
-        self._cond = threading.Condition()
+        self._cond = threading.Condition()  # guards the queue and the counters; the gathering leader waits on it
+        self._slots = max(config.num_batch_threads, 1)
+        self._running = 0  # batches being run
+        self._gathering = False  # a leader is gathering the open batch
         self._stopped = False
-        self._threads = [
-            threading.Thread(target=self._loop, name=f"batch-{servable.name}-{i}", daemon=True)
-            for i in range(max(config.num_batch_threads, 1))
-        ]
-        for thread in self._threads:
-            thread.start()
 
     # -- client side
     def submit(self, feeds: dict[str, np.ndarray], timeout: float | None) -> list[np.ndarray]:
@@ -154,8 +162,17 @@ class BatchScheduler:
                     Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
                 )
             self._queue.append(task)
-            self._cond.notify_all()
-        task.done.wait()
+            if self._gathering:
+                self._cond.notify()  # the leader re-checks whether its batch is full
+            else:
+                self._promote_head()
+        while not task.finished:
+            if task.lead:
+                task.lead = False
+                self._lead()  # the batch it runs holds this task: it heads the queue until a leader takes it
+            else:
+                task.wake.wait()
+                task.wake.clear()  # both flags are set before the event, so neither signal is lost
         if task.error is not None:
             raise task.error
         return task.outputs  # type: ignore[return-value]  # a task done without error has its outputs
@@ -167,15 +184,22 @@ class BatchScheduler:
         ]
         return [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.fetches))]
 
-    # -- batch threads
-    def _take_batch(self) -> list[_Task] | None:
+    # -- leaders
+    def _promote_head(self) -> None:
+        """With the lock held: when no batch is being gathered and a slot is free, the head task's thread leads."""
+        if self._gathering or self._running >= self._slots or not self._queue:
+            return
+        head = self._queue[0]
+        self._gathering = True
+        head.lead = True
+        head.wake.set()
+
+    def _gather(self) -> list[_Task]:
+        """Close the open batch: wait until it is full, its oldest task has waited batch_timeout_micros, or the
+        scheduler stops; then take the tasks that fit, as the shared batch scheduler's batch threads do."""
         timeout = self.config.batch_timeout_micros / 1e6
         limit = self.config.execution_limit
         with self._cond:
-            while not self._queue and not self._stopped:
-                self._cond.wait()
-            if self._stopped and not self._queue:
-                return None
             deadline = self._queue[0].enqueued + timeout
             while True:
                 total = 0
@@ -188,23 +212,30 @@ class BatchScheduler:
                 if full or remaining <= 0 or self._stopped:
                     break
                 self._cond.wait(remaining)
-                if not self._queue:
-                    return []
             batch: list[_Task] = []
             total = 0
             while self._queue and total + self._queue[0].size <= limit:
                 task = self._queue.popleft()
                 batch.append(task)
                 total += task.size
+            self._gathering = False
+            self._running += 1
+            self._promote_head()  # the rest of the queue may form the next batch on another free slot
             return batch
 
-    def _loop(self) -> None:
-        while True:
-            batch = self._take_batch()
-            if batch is None:
-                return
-            if batch:
-                self._process(batch)
+    def _lead(self) -> None:
+        batch = self._gather()
+        try:
+            self._process(batch)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._promote_head()
+            for task in batch:
+                if task.outputs is None and task.error is None:  # the run was interrupted (not an Exception)
+                    task.error = ServingError(Code.INTERNAL, "The batch was not run")
+                task.finished = True
+                task.wake.set()
 
     def _process(self, batch: list[_Task]) -> None:
         try:
@@ -233,9 +264,6 @@ class BatchScheduler:
             error = ServingError(Code.INTERNAL, f"{type(exc).__name__}: {exc}")
             for task in batch:
                 task.error = error
-        finally:
-            for task in batch:
-                task.done.set()
 
     def _record_queuing(self, batch: list[_Task]) -> None:
         now = time.monotonic()
@@ -280,7 +308,7 @@ class BatchScheduler:
                         "same name have equal dimensions starting with the first dim.",
                     )
                 parts = _pad_to_common_shape(parts)
-            value = np.concatenate(parts, axis=0)
+            value = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=0)  # a lone task: no copy
             if padded > total:
                 filler = np.repeat(value[:1], padded - total, axis=0)
                 value = np.concatenate([value, filler], axis=0)
@@ -288,6 +316,7 @@ class BatchScheduler:
         return merged, padded
 
     def stop(self) -> None:
+        """Refuse new tasks; the queued ones still run (their callers lead them), the open batch closes now."""
         with self._cond:
             self._stopped = True
             self._cond.notify_all()

@@ -315,3 +315,80 @@ def test_reload_config_metric_values_follow_get_metrics() -> None:
     assert core._metric_value("/tensorflow/serving/request_count") == 2  # ("a", "NOT_FOUND") comes first
     assert core._metric_value(":tensorflow:serving:request_count") == 0
     assert core._metric_value("/tensorflow/serving/nope") == 0
+
+
+def test_batches_run_on_the_submitting_threads_never_more_at_once_than_the_batch_threads() -> None:
+    """No task crosses to a batch thread: the caller heading the queue runs the batch (a Python thread hop cost more
+    than batching saved). Under load every answer is still the caller's own slice, batches stay within
+    max_batch_size, and at most num_batch_threads batches run at once."""
+    callers: set[int] = set()
+    runners: set[int] = set()
+    lock = threading.Lock()
+    running = peak = 0
+
+    class Counting(FakeServable):
+        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+                runners.add(threading.get_ident())
+            try:
+                import time as _time
+
+                _time.sleep(0.002)
+                return super().run(feeds, fetches, timeout)
+            finally:
+                with lock:
+                    running -= 1
+
+    servable = Counting()
+    threads_before = threading.active_count()
+    scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=5, num_batch_threads=2,  # type: ignore[arg-type]
+                                                                    max_enqueued_batches=1000), ServerMetrics())
+    assert threading.active_count() == threads_before  # the scheduler starts no threads of its own
+    results: dict[int, list[object]] = {}
+
+    def call(i: int) -> None:
+        with lock:
+            callers.add(threading.get_ident())
+        x = np.full((1 + i % 3, 2), i, np.float32)
+        for _ in range(10):
+            y, s = scheduler.submit({"x": x}, None)
+            results.setdefault(i, []).append(bool((y == x * 2).all() and (s == x.sum(axis=1)).all()))
+
+    workers = [threading.Thread(target=call, args=(i,)) for i in range(12)]
+    for t in workers:
+        t.start()
+    for t in workers:
+        t.join(60)
+    assert all(all(ok) and len(ok) == 10 for ok in results.values()) and len(results) == 12
+    assert runners <= callers
+    assert 1 <= peak <= 2
+    assert max(servable.batches) <= 5 and sum(servable.batches) == sum(10 * (1 + i % 3) for i in range(12))
+    assert len(servable.batches) < 120  # some tasks rode in another caller's batch
+    scheduler.stop()
+
+
+def test_a_failed_batch_fails_every_task_in_it_and_the_queue_goes_on() -> None:
+    calls = 0
+
+    class FailingOnce(FakeServable):
+        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("boom")
+            return super().run(feeds, fetches, timeout)
+
+    servable = FailingOnce()
+    scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=2, num_batch_threads=1,  # type: ignore[arg-type]
+                                                                    batch_timeout_micros=30_000_000), ServerMetrics())
+    results = _submit_all(scheduler, [np.ones((1, 1), np.float32)] * 2)
+    assert [(r.code, r.message) for r in results] == [(Code.INTERNAL, "RuntimeError: boom")] * 2  # type: ignore[union-attr]
+    (y, _), = [scheduler.submit({"x": np.ones((2, 1), np.float32)}, None)]
+    assert y.ravel().tolist() == [2.0, 2.0]
+    scheduler.stop()
+    with pytest.raises(ServingError) as info:
+        scheduler.submit({"x": np.ones((1, 1), np.float32)}, None)
+    assert (info.value.code, info.value.message) == (Code.UNAVAILABLE, "Batch scheduler is shutting down")
