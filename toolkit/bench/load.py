@@ -33,6 +33,7 @@ class LocalFleet:
         self._samples: list[Sample] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._running = False
+        self._stopping = asyncio.Event()  # set by stop(): wakes a rate loop waiting for its next arrival
         self._requester: Any = None
         self._connections = 0
         self.first_errors: dict[str, str] = {}
@@ -46,6 +47,7 @@ class LocalFleet:
             self._connections = connections
             await self._requester.open()
         self._running = True
+        self._stopping = asyncio.Event()
         if level.mode == "concurrency":
             self._tasks = [asyncio.create_task(self._closed_loop()) for _ in range(int(level.value))]
         else:
@@ -60,12 +62,17 @@ class LocalFleet:
         rng = random.Random(self.seed)
         in_flight: set[asyncio.Task[None]] = set()
         gap = 1.0 / level.value
-        next_at = time.perf_counter()
+        next_at = time.perf_counter() + level.phase * gap
         try:
             while self._running:
                 delay = next_at - time.perf_counter()
                 if delay > 0:
-                    await asyncio.sleep(delay)
+                    try:  # a long gap must not hold up stop()
+                        await asyncio.wait_for(self._stopping.wait(), delay)
+                    except asyncio.TimeoutError:
+                        pass
+                else:  # behind schedule: still let the requests in flight and the runner's clock run
+                    await asyncio.sleep(0)
                 if not self._running:
                     break
                 if len(in_flight) >= self.max_in_flight:
@@ -91,6 +98,7 @@ class LocalFleet:
     async def stop(self) -> None:
         """Stop starting requests and let the ones in flight finish (each is bounded by the request timeout)."""
         self._running = False
+        self._stopping.set()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []

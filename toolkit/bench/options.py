@@ -34,6 +34,7 @@ class Level:
     mode: Literal["concurrency", "rate"]
     value: float
     arrival: str = "constant"
+    phase: float = 0.0  # rate mode: the first arrival comes this fraction of a gap after the start
 
     @property
     def label(self) -> str:
@@ -47,7 +48,9 @@ class Level:
             total = int(self.value)
             shares = [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
             return [Level("concurrency", s, self.arrival) for s in shares if s > 0]
-        return [Level("rate", self.value / parts, self.arrival) for _ in range(parts)]
+        # Each process starts a fraction of its gap later than the one before, so constant arrivals from several
+        # processes interleave evenly instead of coming in bursts of ``parts``.
+        return [Level("rate", self.value / parts, self.arrival, phase=i / parts) for i in range(parts)]
 
 
 @dataclass(frozen=True)

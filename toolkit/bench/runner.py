@@ -114,10 +114,11 @@ def machine() -> dict[str, Any]:
 
 
 def run_bench(targets: Mapping[str, Target], options: BenchOptions, *, progress: Progress | None = None,
-              ceiling: Mapping[str, float] | None = None) -> BenchReport:
-    """Measure, and wrap the results in a report (exit code, tables, JSON/CSV)."""
-    started = time.perf_counter()
-    results = asyncio.run(run_levels(targets, options, progress=progress))
+              ceiling: Mapping[str, float] | None = None, started: float | None = None) -> BenchReport:
+    """Measure, and wrap the results in a report (exit code, tables, JSON/CSV). ``started`` (perf_counter) is when
+    the run began, if earlier (the ceiling measured first): ``max_seconds`` bounds the whole run from then."""
+    started = started if started is not None else time.perf_counter()
+    results = asyncio.run(run_levels(targets, options, progress=progress, deadline=started + options.max_seconds))
     first = next(iter(targets.values()))
     return BenchReport(
         model=first.model, version=first.version, label=first.label, signature=first.signature,

@@ -4,7 +4,9 @@ level not stable, 3 a bad option."""
 
 from __future__ import annotations
 
+import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,9 @@ def command(ctx: click.Context, model: str, version: int | None, label: str | No
 
     Reports throughput, latency p50/p90/p95/p99/max, errors by type and the client-side encode/wait/decode split.
     Exit status: 0 ok, 1 errors above --max-error-rate, 2 a level not stable, 3 a bad option."""
+    for option, path in (("--json", json_path), ("--csv", csv_path), ("--plot", plot_path)):
+        if path is not None:
+            _check_writable(option, path)  # before anything is contacted or measured
     options, targets, inputs = _prepare(
         model, version, label, signature, grpc_target, rest_url, protocol, deploy_dir, repository, inputs_mode,
         data, batch, concurrency, rate, arrival, warmup_s, window_s, window_requests, stability_pct,
@@ -94,7 +99,7 @@ def command(ctx: click.Context, model: str, version: int | None, label: str | No
     if plot_path is not None:
         from toolkit._extras import require
 
-        require("matplotlib", "gate", purpose="tfs bench --plot")  # fail before measuring, not after
+        require("matplotlib", "gate", purpose="tfs bench --plot")
 
     from rich.console import Console
 
@@ -111,12 +116,13 @@ def command(ctx: click.Context, model: str, version: int | None, label: str | No
 
     if status is not None:
         status.start()
+    started = time.perf_counter()  # --max-seconds bounds the whole run, the ceiling included
     try:
         ceiling_rps = {}
         if options.ceiling:
             progress("measuring the load generator's ceiling against a trivial server ...")
             ceiling_rps = measure_ceiling(targets, options)
-        report = run_bench(targets, options, progress=progress, ceiling=ceiling_rps)
+        report = run_bench(targets, options, progress=progress, ceiling=ceiling_rps, started=started)
     finally:
         if status is not None:
             status.stop()
@@ -141,6 +147,13 @@ def command(ctx: click.Context, model: str, version: int | None, label: str | No
 
         click.echo(f"plot: {plot_report(report, plot_path)}")
     ctx.exit(report.exit_code)
+
+
+def _check_writable(option: str, path: Path) -> None:
+    """A report path must be a file in an existing, writable folder: checked before a run that may take minutes."""
+    folder = path.parent if str(path.parent) else Path(".")
+    if path.is_dir() or not folder.is_dir() or not os.access(folder, os.W_OK):
+        raise BadOption(option, "a file in an existing, writable folder", str(path))
 
 
 class _SetupError(ToolkitError):

@@ -52,6 +52,9 @@ def test_levels_and_protocols_parse_or_name_the_option() -> None:
     with pytest.raises(BadOption, match="--max-windows: expected an integer >= 3, got 2"):
         BenchOptions(max_windows=2)
     assert Level("concurrency", 5).split(2) == [Level("concurrency", 3), Level("concurrency", 2)]
+    # A rate shared by processes: each starts a fraction of its gap after the previous one (even interleaving).
+    assert [(lv.value, lv.phase) for lv in Level("rate", 40.0).split(4)] == [(10.0, 0.0), (10.0, 0.25),
+                                                                             (10.0, 0.5), (10.0, 0.75)]
 
 
 @pytest.mark.parametrize("args, option", [
@@ -68,6 +71,9 @@ def test_levels_and_protocols_parse_or_name_the_option() -> None:
     (["--inputs", "magic"], "--inputs"),
     (["--data", "/nonexistent/x.npz"], "--data"),
     (["--no-such-option"], "--no-such-option"),
+    (["--json", "/nonexistent/r.json"], "--json"),  # found before the run, not after it
+    (["--csv", "/nonexistent/r.csv"], "--csv"),
+    (["--plot", "/"], "--plot"),
 ])
 def test_bad_option_is_one_line_and_exit_3(args: list[str], option: str, capsys: pytest.CaptureFixture[str]) -> None:
     # 127.0.0.1:9 (discard) is never contacted: options are checked before any request.
@@ -75,3 +81,32 @@ def test_bad_option_is_one_line_and_exit_3(args: list[str], option: str, capsys:
     err = capsys.readouterr().err.strip()
     assert code == 3, err
     assert len(err.splitlines()) == 1 and option in err, err
+
+
+def test_the_ceiling_takes_at_most_a_quarter_of_the_run_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """--max-seconds bounds the whole run: the ceiling measured first gets a share of it, and the levels get what
+    is left from the run's start (run_bench's ``started``)."""
+    import contextlib
+
+    import numpy as np
+
+    from toolkit.bench import ceiling, runner
+    from toolkit.bench.transport import Target
+
+    seen: dict[str, float] = {}
+
+    async def fake_levels(targets, options, *, progress=None, deadline=None):  # type: ignore[no-untyped-def]
+        seen.setdefault("ceiling_budget", options.max_seconds)
+        if deadline is not None:
+            seen["deadline"] = deadline
+        return []
+
+    monkeypatch.setattr(ceiling, "run_levels", fake_levels)
+    monkeypatch.setattr(ceiling, "trivial_servers",
+                        contextlib.contextmanager(lambda: iter([{"grpc": "127.0.0.1:9", "rest": "http://x"}])))
+    targets = {"grpc": Target("grpc", "127.0.0.1:9", "m", {"x": np.zeros(1)})}
+    assert ceiling.measure_ceiling(targets, BenchOptions(max_seconds=8.0)) == {}
+    assert seen["ceiling_budget"] == 2.0
+    monkeypatch.setattr(runner, "run_levels", fake_levels)
+    runner.run_bench(targets, BenchOptions(max_seconds=8.0), started=100.0)
+    assert seen["deadline"] == 108.0
