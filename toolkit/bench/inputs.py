@@ -68,6 +68,8 @@ def resolve_inputs(mode: str, *, data: Path | None, model_dir: Path | None, vers
     if mode not in INPUT_SOURCES:
         raise BadOption("--inputs", " or ".join(INPUT_SOURCES), mode)
     if data is not None:
+        if batch != 1:
+            raise BadOption("--batch", "1 with --data (its inputs are sent as they are)", batch)
         return _from_data_path(data)
     served = None
     if mode in ("auto", "testdata"):
@@ -81,7 +83,8 @@ def resolve_inputs(mode: str, *, data: Path | None, model_dir: Path | None, vers
 
             kept = load_test_data(version_dir)
             if kept is not None and (signature is None or kept.signature_name == signature):
-                return Inputs(dict(kept.inputs), kept.signature_name, f"test data kept in {version_dir}")
+                ignored = f" (--batch {batch} ignored: kept test data is sent as it is)" if batch != 1 else ""
+                return Inputs(dict(kept.inputs), kept.signature_name, f"test data kept in {version_dir}{ignored}")
         if mode == "testdata":
             raise BadOption("--inputs testdata", "a version folder with kept test data for this signature",
                             str(version_dir) if version_dir else "no version folder on this host")

@@ -19,7 +19,8 @@ from toolkit.bench.stats import WindowStats
 
 EXIT_OK, EXIT_ERRORS, EXIT_UNSTABLE = 0, 1, 2  # EXIT_BAD_OPTION (3): toolkit.bench.options
 LATENCY_KEYS = ("p50", "p90", "p95", "p99", "max", "mean")
-CSV_COLUMNS = ("protocol", "mode", "level", "status", "requests", "ok", "errors", "error_rate", "throughput_rps",
+CSV_COLUMNS = ("protocol", "mode", "level", "arrival", "status", "requests", "ok", "errors", "errors_by_type",
+               "error_rate", "throughput_rps",
                *(f"latency_{k}_ms" for k in LATENCY_KEYS), "encode_ms", "wait_ms", "decode_ms", "windows",
                "warmup_requests", "seconds", "ceiling_fraction")
 
@@ -153,8 +154,10 @@ class BenchReport:
         for r in self.levels:
             m = r.merged
             fraction = self.ceiling_fraction(r)
-            row = {"protocol": r.protocol, "mode": r.level.mode, "level": r.level.value, "status": r.status,
+            row = {"protocol": r.protocol, "mode": r.level.mode, "level": r.level.value,
+                   "arrival": r.level.arrival if r.level.mode == "rate" else "", "status": r.status,
                    "requests": r.requests, "ok": m.ok if m else 0, "errors": r.requests - (m.ok if m else 0),
+                   "errors_by_type": ";".join(f"{k}={v}" for k, v in r.errors.items()),
                    "error_rate": round(r.error_rate, 6), "throughput_rps": round(r.throughput, 3),
                    "windows": len(r.windows), "warmup_requests": r.warmup_requests,
                    "seconds": round(r.seconds, 3), "ceiling_fraction": "" if fraction is None else round(fraction, 4)}
@@ -183,7 +186,8 @@ class BenchReport:
         """A rich Table: one row per protocol and level."""
         from rich.table import Table
 
-        target = self.model + (f" v{self.version}" if self.version else f" @{self.label}" if self.label else "")
+        target = self.model + (f" v{self.version}" if self.version is not None
+                               else f" @{self.label}" if self.label else "")
         table = Table(title=f"tfs bench {target}" + (f" [{self.signature}]" if self.signature else ""))
         for name in ("protocol", "level", "req/s", "p50 ms", "p90 ms", "p95 ms", "p99 ms", "max ms",
                      "encode/wait/decode ms", "errors", "windows", "status"):

@@ -77,11 +77,14 @@ def test_wrong_input_name_is_counted_and_exits_1(tfs_server, tmp_path: Path) -> 
     np.savez(data, wrong=np.float32([1.0]))
     out = tmp_path / "w.json"
     result = bench("--model", "half_plus_two", *_targets(tfs_server), "--data", str(data), "--concurrency", "2",
-                   *QUICK, "--json", str(out))
+                   *QUICK, "--json", str(out), "--csv", str(tmp_path / "w.csv"))
     assert result.returncode == 1, result.stdout + result.stderr
-    for level in json.loads(out.read_text())["levels"]:
+    levels = json.loads(out.read_text())["levels"]
+    for level in levels:
         assert level["ok"] == 0 and level["errors"] == {"INVALID_ARGUMENT": level["requests"]} and level["requests"]
         assert level["error_rate"] == 1.0 and "x" in level["error_examples"]["INVALID_ARGUMENT"]
+    rows = list(csv.DictReader((tmp_path / "w.csv").open()))  # the CSV names the error types too
+    assert [r["errors_by_type"] for r in rows] == [f"INVALID_ARGUMENT={lv['requests']}" for lv in levels]
     assert "error rate 100.00% above --max-error-rate" in result.stdout
 
 
@@ -100,9 +103,10 @@ def test_unknown_model_is_counted_and_a_tolerated_error_rate_exits_0(tfs_server,
 
 def test_unstable_level_exits_2(tfs_server, kept: Path) -> None:
     result = bench("--model", "half_plus_two", "--label", "stable", "--grpc", tfs_server.grpc_target,
-                   "--repository", str(kept), "--concurrency", "2", *QUICK, "--stability", "0.0001")
+                   "--repository", str(kept), "--concurrency", "2", *QUICK, "--stability", "0.0001", "--batch", "2")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "not stable within" in result.stdout and "UNSTABLE" in result.stdout
+    assert "(--batch 2 ignored: kept test data is sent as it is)" in result.stdout  # said, not silently dropped
 
 
 def test_poisson_rate_over_two_processes_with_synthesized_inputs_and_ceiling(tfs_server, tmp_path: Path) -> None:

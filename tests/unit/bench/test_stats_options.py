@@ -70,6 +70,7 @@ def test_levels_and_protocols_parse_or_name_the_option() -> None:
     (["--protocol", "grpc,udp"], "--protocol"),
     (["--inputs", "magic"], "--inputs"),
     (["--data", "/nonexistent/x.npz"], "--data"),
+    (["--data", ".", "--batch", "4"], "--batch"),  # --data is sent as it is: --batch cannot apply
     (["--no-such-option"], "--no-such-option"),
     (["--json", "/nonexistent/r.json"], "--json"),  # found before the run, not after it
     (["--csv", "/nonexistent/r.csv"], "--csv"),
@@ -110,3 +111,14 @@ def test_the_ceiling_takes_at_most_a_quarter_of_the_run_budget(monkeypatch: pyte
     monkeypatch.setattr(runner, "run_levels", fake_levels)
     runner.run_bench(targets, BenchOptions(max_seconds=8.0), started=100.0)
     assert seen["deadline"] == 108.0
+
+
+def test_the_table_title_names_version_0_too() -> None:
+    from toolkit.bench.report import BenchReport
+
+    def title(version: int | None, label: str | None) -> str:
+        return BenchReport(model="m", version=version, label=label, signature=None, endpoints={}, inputs={},
+                           options=BenchOptions(), levels=[]).table().title
+
+    assert (title(0, None), title(3, None), title(None, "stable"), title(None, None)) == (
+        "tfs bench m v0", "tfs bench m v3", "tfs bench m @stable", "tfs bench m")
