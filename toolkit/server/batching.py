@@ -86,7 +86,7 @@ def task_size(feeds: dict[str, np.ndarray]) -> int:
     return int(size)  # type: ignore[arg-type]  # feeds is not empty, so size is set
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity (the queue removes a caller's own tasks)
 class _Task:
     feeds: dict[str, np.ndarray]
     size: int
@@ -146,43 +146,106 @@ class BatchScheduler:
                 "Batching session Run() input tensors must have equal 0th-dimension size",
             )
         size = sizes.pop()
-        limit = self.config.max_batch_size
-        if size > limit and not self.config.enable_large_batch_splitting:
+        limit = self.config.max_batch_size  # input_batch_size_limit: checked whether or not tasks are split
+        if size > limit:
             raise ServingError(Code.INVALID_ARGUMENT, f"Task size {size} is larger than maximum input batch size {limit}")
-        if size > self.config.execution_limit:
-            return self._split_and_submit(feeds, size, timeout)
-        task = _Task(feeds, size, timeout)
         with self._cond:
             if self._stopped:
                 raise ServingError(Code.UNAVAILABLE, "Batch scheduler is shutting down")
-            queued = sum(t.size for t in self._queue) + size
-            open_batches = -(-queued // self.config.execution_limit)
-            if open_batches > self.config.max_enqueued_batches:
-                raise ServingError(
-                    Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
-                )
-            self._queue.append(task)
+            batches, tail = self._enqueued_batches()
+            self._check_capacity(size, batches, tail)
+            tasks = self._cut(feeds, size, tail, timeout)
+            self._queue.extend(tasks)
             if self._gathering:
                 self._cond.notify()  # the leader re-checks whether its batch is full
             else:
                 self._promote_head()
-        while not task.finished:
-            if task.lead:
-                task.lead = False
-                self._lead()  # the batch it runs holds this task: it heads the queue until a leader takes it
-            else:
-                task.wake.wait()
-                task.wake.clear()  # both flags are set before the event, so neither signal is lost
-        if task.error is not None:
-            raise task.error
-        return task.outputs  # type: ignore[return-value]  # a task done without error has its outputs
+        try:
+            self._wait(tasks)
+        except BaseException:
+            self._abandon(tasks)
+            raise
+        errors = [task.error for task in tasks if task.error is not None]
+        if errors:
+            raise errors[0]
+        if len(tasks) == 1:
+            return tasks[0].outputs  # type: ignore[return-value]  # a task done without error has its outputs
+        return [np.concatenate([task.outputs[j] for task in tasks], axis=0)  # type: ignore[index]
+                for j in range(len(self.fetches))]
 
-    def _split_and_submit(self, feeds: dict[str, np.ndarray], size: int, timeout: float | None) -> list[np.ndarray]:
+    def _enqueued_batches(self) -> tuple[int, int]:
+        """With the lock held: (batches enqueued, size of the open one) as the shared batch scheduler counts them:
+        the queued tasks packed in order into batches of at most the execution limit, plus the open batch."""
+        limit = self.config.execution_limit
+        batches, tail = 1, 0
+        for task in self._queue:
+            if tail + task.size > limit:
+                batches, tail = batches + 1, 0
+            tail += task.size
+        return batches, tail
+
+    def _check_capacity(self, size: int, batches: int, tail: int) -> None:
+        """Queue::ValidateBatchTaskQueueCapacity: room for the task in the open batch or in new batches."""
+        most = self.config.max_enqueued_batches
+        if self.config.enable_large_batch_splitting:
+            step = self.config.execution_limit
+            capacity = (most - batches) * step + (step - tail)
+            if size > capacity:
+                raise ServingError(
+                    Code.UNAVAILABLE,
+                    "The batch scheduling queue to which this task was submitted is full; task size is "
+                    f"{size} but scheduling capacity is only {capacity} (num_enqueued_batches={batches}, "
+                    f"max_enqueued_batches={most}, open_batch_size={tail}, max_execution_batch_size={step})",
+                )
+        elif tail + size > self.config.max_batch_size and batches >= most:
+            raise ServingError(
+                Code.UNAVAILABLE,
+                f"The batch scheduling queue to which this task was submitted is full; currently {batches} "
+                f"batches enqueued and max_enqueued_batches is {most}",
+            )
+
+    def _cut(self, feeds: dict[str, np.ndarray], size: int, tail: int, timeout: float | None) -> list[_Task]:
+        """The task, or with large-batch splitting its parts as SplitInputTask cuts them (the first fills the
+        open batch, then batches of the execution limit), sharing one enqueue time and one wake-up."""
         step = self.config.execution_limit
-        parts = [
-            self.submit({k: v[i : i + step] for k, v in feeds.items()}, timeout) for i in range(0, size, step)
-        ]
-        return [np.concatenate([p[j] for p in parts], axis=0) for j in range(len(self.fetches))]
+        room = step - tail
+        if not self.config.enable_large_batch_splitting or size <= room:
+            return [_Task(feeds, size, timeout)]
+        sizes = [min(room, size)] if room > 0 else []
+        rest = size - sum(sizes)
+        sizes += [step] * (rest // step) + ([rest % step] if rest % step else [])
+        wake, enqueued = threading.Event(), time.monotonic()
+        tasks, offset = [], 0
+        for part in sizes:
+            tasks.append(_Task({k: v[offset : offset + part] for k, v in feeds.items()}, part, timeout, wake=wake,
+                               enqueued=enqueued))
+            offset += part
+        return tasks
+
+    def _wait(self, tasks: list[_Task]) -> None:
+        """Wait until every task is run; lead a batch whenever one of them heads the queue with a slot free."""
+        wake = tasks[0].wake
+        while True:
+            leading = next((task for task in tasks if task.lead), None)
+            if leading is not None:
+                leading.lead = False
+                self._lead()  # the batch it runs holds that task: it heads the queue until a leader takes it
+                continue
+            if all(task.finished for task in tasks):
+                return
+            wake.wait()
+            wake.clear()  # the flags are set before the event, so no signal is lost
+
+    def _abandon(self, tasks: list[_Task]) -> None:
+        """The caller was interrupted (not by an Exception): drop its queued tasks and pass leadership on."""
+        with self._cond:
+            for task in tasks:
+                if task in self._queue:
+                    self._queue.remove(task)
+                    if task.lead:
+                        task.lead = False
+                        self._gathering = False
+            self._promote_head()
 
     # -- leaders
     def _promote_head(self) -> None:
@@ -211,7 +274,11 @@ class BatchScheduler:
                 remaining = deadline - time.monotonic()
                 if full or remaining <= 0 or self._stopped:
                     break
-                self._cond.wait(remaining)
+                try:
+                    self._cond.wait(remaining)
+                except BaseException:  # interrupted while gathering: submit() abandons its tasks, another leads
+                    self._gathering = False
+                    raise
             batch: list[_Task] = []
             total = 0
             while self._queue and total + self._queue[0].size <= limit:

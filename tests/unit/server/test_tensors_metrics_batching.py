@@ -175,11 +175,94 @@ def test_too_big_task_and_splitting() -> None:
         scheduler.submit({"x": np.ones((3, 1), np.float32)}, None)
     assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT, "Task size 3 is larger than maximum input batch size 2")
     scheduler.stop()
+    # shared_batch_scheduler.h: max_batch_size (input_batch_size_limit) binds with large-batch splitting too
     splitter, servable = _scheduler(max_batch_size=2, enable_large_batch_splitting=True, max_execution_batch_size=2)
+    with pytest.raises(ServingError) as info:
+        splitter.submit({"x": np.ones((5, 1), np.float32)}, None)
+    assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT, "Task size 5 is larger than maximum input batch size 2")
+    splitter.stop()
+    splitter, servable = _scheduler(max_batch_size=8, enable_large_batch_splitting=True, max_execution_batch_size=2)
     y, s = splitter.submit({"x": np.arange(5, dtype=np.float32).reshape(5, 1)}, None)
     assert y.ravel().tolist() == [0, 2, 4, 6, 8]
-    assert sorted(servable.batches) == [1, 2, 2]
+    assert servable.batches == [2, 2, 1]
     splitter.stop()
+
+
+def test_split_parts_fill_the_open_batch_first_and_capacity_counts_batches() -> None:
+    """SplitInputTask: the first part fills what the open batch has left, then parts of the execution limit; the
+    queue's capacity counts the batches the queued tasks form (the open one included), as the scheduler does."""
+    from toolkit.server.batching import _Task
+
+    splitter, _ = _scheduler(max_batch_size=8, enable_large_batch_splitting=True, max_execution_batch_size=3,
+                             max_enqueued_batches=2)
+    x = np.arange(7, dtype=np.float32).reshape(7, 1)
+    parts = splitter._cut({"x": x}, 7, 1, None)  # the open batch holds 1 row: 2 fit, then 3, then 2
+    assert [p.size for p in parts] == [2, 3, 2] and len({id(p.wake) for p in parts}) == 1
+    assert np.concatenate([p.feeds["x"] for p in parts]).ravel().tolist() == list(range(7))
+    assert [p.size for p in splitter._cut({"x": x[:2]}, 2, 1, None)] == [2]  # fits: not split
+    splitter._queue.extend([_Task({}, 2, None), _Task({}, 2, None)])  # packed 2 | 2: two batches, open one holds 2
+    assert splitter._enqueued_batches() == (2, 2)
+    with pytest.raises(ServingError) as info:  # room: 0 new batches x 3 + 1 left in the open one
+        splitter._check_capacity(2, 2, 2)
+    assert info.value.code == Code.UNAVAILABLE and info.value.message == (
+        "The batch scheduling queue to which this task was submitted is full; task size is 2 but scheduling "
+        "capacity is only 1 (num_enqueued_batches=2, max_enqueued_batches=2, open_batch_size=2, "
+        "max_execution_batch_size=3)")
+    splitter._check_capacity(1, 2, 2)  # fits the open batch
+    splitter._queue.clear()
+    splitter.stop()
+    # Without splitting, a task that does not fit the open batch needs a new one: 3 | 3 queued (limit 5) are two
+    # batches, so with max_enqueued_batches 2 another 3 is refused though 4 rows of room are left in them.
+    plain, _ = _scheduler(max_batch_size=5, max_enqueued_batches=2)
+    plain._queue.extend([_Task({}, 3, None), _Task({}, 3, None)])
+    assert plain._enqueued_batches() == (2, 3)
+    with pytest.raises(ServingError) as info:
+        plain._check_capacity(3, 2, 3)
+    assert info.value.message.endswith("is full; currently 2 batches enqueued and max_enqueued_batches is 2")
+    plain._check_capacity(2, 2, 3)
+    plain._queue.clear()
+    plain.stop()
+
+
+def test_an_interrupted_caller_hands_its_lead_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A caller interrupted by a BaseException (Ctrl-C in warmup on the main thread) just as its task was promoted
+    to lead leaves the queue, and the next caller is served instead of waiting forever for a leader."""
+    from tests.support.live_server import wait_for
+
+    gate, started = threading.Event(), threading.Event()
+
+    class Blocking(FakeServable):
+        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+            started.set()
+            gate.wait(30)
+            return super().run(feeds, fetches, timeout)
+
+    servable = Blocking()
+    scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=1, num_batch_threads=1),  # type: ignore[arg-type]
+                               ServerMetrics())
+    first = threading.Thread(target=lambda: scheduler.submit({"x": np.ones((1, 1), np.float32)}, None), daemon=True)
+    first.start()
+    assert started.wait(10)
+    real_wait = scheduler._wait
+
+    def interrupted(tasks):  # type: ignore[no-untyped-def]
+        gate.set()  # the running batch ends and promotes this caller's task ...
+        wait_for(lambda: tasks[0].lead, timeout=10, what="promotion")
+        raise KeyboardInterrupt  # ... which is interrupted before it leads
+
+    monkeypatch.setattr(scheduler, "_wait", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        scheduler.submit({"x": np.full((1, 1), 2.0, np.float32)}, None)
+    monkeypatch.setattr(scheduler, "_wait", real_wait)
+    result: list[object] = []
+    third = threading.Thread(target=lambda: result.append(scheduler.submit({"x": np.full((1, 1), 3.0, np.float32)},
+                                                                         None)), daemon=True)
+    third.start()
+    third.join(10)
+    assert result and result[0][0].item() == 6.0  # type: ignore[index]
+    assert servable.batches == [1, 1]  # the interrupted task was not run
+    first.join(10)
+    scheduler.stop()
 
 
 def test_queue_full_is_unavailable() -> None:
@@ -206,7 +289,9 @@ def test_queue_full_is_unavailable() -> None:
     with pytest.raises(ServingError) as info:
         scheduler.submit({"x": np.ones((1, 1), np.float32)}, None)
     assert (info.value.code, info.value.message) == (
-        Code.UNAVAILABLE, "The batch scheduling queue to which this task was submitted is full"
+        Code.UNAVAILABLE,
+        "The batch scheduling queue to which this task was submitted is full; currently 1 batches enqueued and "
+        "max_enqueued_batches is 1",
     )
     gate.set()
     first.join(10)
@@ -357,14 +442,15 @@ def test_batches_run_on_the_submitting_threads_never_more_at_once_than_the_batch
             y, s = scheduler.submit({"x": x}, None)
             results.setdefault(i, []).append(bool((y == x * 2).all() and (s == x.sum(axis=1)).all()))
 
-    workers = [threading.Thread(target=call, args=(i,)) for i in range(12)]
+    workers = [threading.Thread(target=call, args=(i,), daemon=True) for i in range(12)]
     for t in workers:
         t.start()
     for t in workers:
         t.join(60)
+    assert not any(t.is_alive() for t in workers), "a caller never got its answer"
     assert all(all(ok) and len(ok) == 10 for ok in results.values()) and len(results) == 12
     assert runners <= callers
-    assert 1 <= peak <= 2
+    assert peak == 2  # both slots were used, never more
     assert max(servable.batches) <= 5 and sum(servable.batches) == sum(10 * (1 + i % 3) for i in range(12))
     assert len(servable.batches) < 120  # some tasks rode in another caller's batch
     scheduler.stop()

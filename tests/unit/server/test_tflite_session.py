@@ -179,13 +179,18 @@ def _invoke_sizes(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 def test_large_requests_are_split_into_execution_batches(half_plus_two: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     session = TfLiteSession(half_plus_two, TfLiteOptions(num_tflite_pools=2, num_tflite_interpreters_per_pool=2))
     sizes = _invoke_sizes(monkeypatch)
-    x = np.arange(600, dtype=np.float32).reshape(600, 1)
+    x = np.arange(450, dtype=np.float32).reshape(450, 1)
     try:
         (y,) = session.run({"x": x}, ["y"])
+        # BasicBatchScheduler's max_batch_size (kInitialBatchSize 500) is the input limit, split or not.
+        with pytest.raises(ServingError) as info:
+            session.run({"x": np.zeros((600, 1), np.float32)}, ["y"])
     finally:
         session.close()
     np.testing.assert_allclose(y, 0.5 * x + 2)
-    assert sizes == [250, 250, 100]
+    assert sizes == [250, 200]
+    assert (info.value.code, info.value.message) == (Code.INVALID_ARGUMENT,
+                                                     "Task size 600 is larger than maximum input batch size 500")
 
 
 def test_concurrent_requests_through_the_scheduler_get_their_own_rows(
