@@ -26,9 +26,10 @@ class CountingRequester:
 
     async def send(self) -> Sample:
         self.sent += 1
+        number = self.sent  # this request's number: self.sent moves on while it waits
         start = time.perf_counter()
-        await asyncio.sleep(0.003 * (1 + self.sent % 5))
-        return Sample(start, time.perf_counter(), 0.0, 0.0, 0.0, None if self.sent % 7 else "UNAVAILABLE")
+        await asyncio.sleep(0.003 * (1 + number % 5))
+        return Sample(start, time.perf_counter(), 0.0, 0.0, 0.0, None if number % 7 else "UNAVAILABLE")
 
     async def close(self) -> None:
         pass
