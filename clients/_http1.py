@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import urlsplit
 
 import h11
@@ -130,18 +130,46 @@ def _remaining(deadline: float | None) -> float | None:
     return None if deadline is None else max(deadline - time.monotonic(), 1e-6)
 
 
-# ------------------------------------------------------------------------------------------------ blocking
-class _Connection:
-    __slots__ = ("sock", "http", "last_used")
+class _PooledConnection:
+    """What both pools keep per connection: its h11 state machine and when it was last used."""
 
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
+    __slots__ = ("http", "last_used")
+
+    def __init__(self) -> None:
         self.http = h11.Connection(h11.CLIENT)
         self.last_used = time.monotonic()
 
+    def fresh(self, idle_seconds: float) -> bool:
+        """Not idle longer than ``idle_seconds`` (Keepalive.idle): older ones are closed, not reused."""
+        return time.monotonic() - self.last_used <= idle_seconds
+
+
+C = TypeVar("C", bound=_PooledConnection)
+
+
+class _Pool(Generic[C]):
+    """What both pools hold: the origin, the extra headers, the idle limit and the idle connections."""
+
+    def __init__(self, base_url: str, *, verify: ssl.SSLContext | bool, headers: Sequence[tuple[str, str]],
+                 idle_seconds: float) -> None:
+        self.origin = Origin.from_url(base_url, verify)
+        self.headers = list(headers)
+        self.idle_seconds = idle_seconds
+        self.connections: list[C] = []  # idle, most recently used last
+        self._closed = False
+
+
+# ------------------------------------------------------------------------------------------------ blocking
+class _Connection(_PooledConnection):
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__()
+        self.sock = sock
+
     def alive(self, idle_seconds: float) -> bool:
         """Not idle too long, and no EOF (or stray byte) waiting: a server may close a keep-alive connection."""
-        if time.monotonic() - self.last_used > idle_seconds:
+        if not self.fresh(idle_seconds):
             return False
         try:
             poller = select.poll()  # not select(): no limit on the descriptor's number
@@ -151,18 +179,14 @@ class _Connection:
             return False
 
 
-class Http1Pool:
+class Http1Pool(_Pool[_Connection]):
     """Blocking HTTP/1.1 keep-alive pool for one origin; thread-safe, at most ``max_connections`` at once."""
 
     def __init__(self, base_url: str, *, verify: ssl.SSLContext | bool, headers: Sequence[tuple[str, str]],
                  max_connections: int, idle_seconds: float) -> None:
-        self.origin = Origin.from_url(base_url, verify)
-        self.headers = list(headers)
-        self.idle_seconds = idle_seconds
-        self.connections: list[_Connection] = []  # idle, most recently used last
+        super().__init__(base_url, verify=verify, headers=headers, idle_seconds=idle_seconds)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max(1, max_connections))
-        self._closed = False
 
     def request(self, method: str, path: str, body: bytes | None, timeout: float | None) -> tuple[int, bytes]:
         """One exchange within ``timeout`` seconds (None: no limit): (status, body)."""
@@ -242,31 +266,25 @@ class Http1Pool:
 
 
 # ------------------------------------------------------------------------------------------------ asyncio
-class _AsyncConnection:
-    __slots__ = ("reader", "writer", "http", "last_used")
+class _AsyncConnection(_PooledConnection):
+    __slots__ = ("reader", "writer")
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        super().__init__()
         self.reader = reader
         self.writer = writer
-        self.http = h11.Connection(h11.CLIENT)
-        self.last_used = time.monotonic()
 
     def alive(self, idle_seconds: float) -> bool:
-        return (time.monotonic() - self.last_used <= idle_seconds and not self.reader.at_eof()
-                and not self.writer.is_closing())
+        return self.fresh(idle_seconds) and not self.reader.at_eof() and not self.writer.is_closing()
 
 
-class AsyncHttp1Pool:
+class AsyncHttp1Pool(_Pool[_AsyncConnection]):
     """``Http1Pool`` over asyncio streams, for one event loop."""
 
     def __init__(self, base_url: str, *, verify: ssl.SSLContext | bool, headers: Sequence[tuple[str, str]],
                  max_connections: int, idle_seconds: float) -> None:
-        self.origin = Origin.from_url(base_url, verify)
-        self.headers = list(headers)
-        self.idle_seconds = idle_seconds
-        self.connections: list[_AsyncConnection] = []
+        super().__init__(base_url, verify=verify, headers=headers, idle_seconds=idle_seconds)
         self._slots = asyncio.Semaphore(max(1, max_connections))
-        self._closed = False
 
     async def request(self, method: str, path: str, body: bytes | None, timeout: float | None) -> tuple[int, bytes]:
         """One exchange within ``timeout`` seconds (None: no limit): (status, body)."""
