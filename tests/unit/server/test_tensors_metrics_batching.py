@@ -118,6 +118,19 @@ class FakeServable:
         return [x * 2, x.sum(axis=tuple(range(1, x.ndim))) if x.ndim > 1 else x]
 
 
+class BlockingServable(FakeServable):
+    """Each run signals ``started`` and then waits for ``gate``: holds a batch slot as long as a test needs."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.gate, self.started = threading.Event(), threading.Event()
+
+    def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
+        self.started.set()
+        self.gate.wait(30)
+        return super().run(feeds, fetches, timeout)
+
+
 def _scheduler(**kw: object) -> tuple[BatchScheduler, FakeServable]:
     servable = FakeServable()
     config = BatchingConfig(**{"num_batch_threads": 1, **kw})  # type: ignore[arg-type]
@@ -229,15 +242,8 @@ def test_an_interrupted_caller_hands_its_lead_on(monkeypatch: pytest.MonkeyPatch
     to lead leaves the queue, and the next caller is served instead of waiting forever for a leader."""
     from tests.support.live_server import wait_for
 
-    gate, started = threading.Event(), threading.Event()
-
-    class Blocking(FakeServable):
-        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
-            started.set()
-            gate.wait(30)
-            return super().run(feeds, fetches, timeout)
-
-    servable = Blocking()
+    servable = BlockingServable()
+    gate, started = servable.gate, servable.started
     scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=1, num_batch_threads=1),  # type: ignore[arg-type]
                                ServerMetrics())
     first = threading.Thread(target=lambda: scheduler.submit({"x": np.ones((1, 1), np.float32)}, None), daemon=True)
@@ -266,16 +272,8 @@ def test_an_interrupted_caller_hands_its_lead_on(monkeypatch: pytest.MonkeyPatch
 
 
 def test_queue_full_is_unavailable() -> None:
-    gate = threading.Event()
-    started = threading.Event()
-
-    class Blocking(FakeServable):
-        def run(self, feeds, fetches, timeout):  # type: ignore[no-untyped-def]
-            started.set()
-            gate.wait(30)
-            return super().run(feeds, fetches, timeout)
-
-    servable = Blocking()
+    servable = BlockingServable()
+    gate, started = servable.gate, servable.started
     scheduler = BatchScheduler(servable, ["y", "s"], BatchingConfig(max_batch_size=1, max_enqueued_batches=1,  # type: ignore[arg-type]
                                                                     num_batch_threads=1), ServerMetrics())
     first = threading.Thread(target=lambda: scheduler.submit({"x": np.ones((1, 1), np.float32)}, None))
