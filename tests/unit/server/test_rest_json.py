@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -301,8 +302,12 @@ def test_outputs_written_in_pieces_equal_the_whole_at_once() -> None:
         expected_cols = '{\n    "outputs": ' + (nest([], shape) if 0 in shape else "[" + ",".join(rows) + "]") + "\n}"
         two = {"a": outputs["y"], "b": from_numpy(values[..., None] if values.ndim else values)}
         whole = (rest_tensor.predictions_json(two), rest_tensor.outputs_json(two))
-        for piece in (1, 3, 7, 1 << 16):
-            with mock.patch.object(rest_tensor, "_OUTPUT_PIECE_VALUES", piece):
+        for piece, vector_min in itertools.product((1, 3, 7, 1 << 16), (1, 1 << 30)):
+            # vector_min 1: float32 pieces written by numpy into one buffer; 1 << 30: a string per value
+            with (
+                mock.patch.object(rest_tensor, "_OUTPUT_PIECE_VALUES", piece),
+                mock.patch.object(rest_tensor, "_VECTOR_TEXT_MIN_VALUES", vector_min),
+            ):
                 assert rest_tensor.predictions_json(outputs) == expected_rows
                 assert rest_tensor.outputs_json(outputs) == expected_cols
                 assert (rest_tensor.predictions_json(two), rest_tensor.outputs_json(two)) == whole

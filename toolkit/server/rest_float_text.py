@@ -1,0 +1,195 @@
+"""The JSON text of float32 outputs written by numpy into one buffer: no Python string per value.
+
+Each value gets exactly the text of ``rest_json.format_float`` (TF Serving's ``WriteDecimal``: %g if it reads back
+as the same float32, else %.9g, ``.0`` after whole numbers). The decimal digits are computed in float64; each
+value's characters are laid out from lookup tables in a fixed row of bytes (sign, ``0.000``, nine digits each with
+a possible point after it, ``.0``, ``e+XX``, then the separator), NUL where the value needs no character, and the
+rows' bytes with the NULs deleted are the text. The few values float64 cannot decide (NaN, infinities, a rounding
+within 1e-6 of a tie) are written by the scalar rule and spliced in where a marker byte stands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from toolkit.server.rest_json import format_float
+
+with np.errstate(over="ignore", under="ignore"):
+    _TENS = np.array([float(f"1e{k}") for k in range(-60, 61)])  # correctly rounded powers of ten
+_TENS_OFFSET = 60
+# Scaling by a correctly rounded power of ten costs two float64 roundings (relative error < 3e-16, so < 3e-7 on a
+# 9-digit mantissa): a fraction within _TIE_MARGIN of .5 may round either way and is left to the scalar rule, and
+# a read-back value is known only to within _BRACKET.
+_TIE_MARGIN = 1e-6
+_BRACKET = 1e-15
+
+
+def _round_digits(scaled: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mantissa of ``precision`` digits, exponent carry 0/1, decided) of values scaled to [10**(p-1), 10**p)."""
+    fraction = scaled - np.floor(scaled)
+    decided = np.abs(fraction - 0.5) > _TIE_MARGIN
+    mantissa = np.rint(scaled).astype(np.int32)
+    carry = mantissa >= 10**precision
+    return np.where(carry, mantissa // 10, mantissa), carry.astype(np.int32), decided
+
+
+def _decimal(flat: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per float32 value: (9-digit mantissa, decimal exponent, %g rather than %.9g, decided) of its text.
+
+    A zero comes out as mantissa 0, exponent 0, %g; an undecided value is for the scalar rule."""
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        wide = flat.astype(np.float64)
+    absv = np.abs(wide)
+    finite = np.isfinite(wide)
+    nonzero = absv > 0
+    usable = finite & nonzero
+    safe = np.where(usable, absv, 1.0)
+    # floor(log10): from the binary exponent, floor(e2 * log10(2)) is it or one less; the power settles it (a
+    # float32 is never within float64 rounding of a power of ten it does not equal).
+    binary = ((safe.view(np.int64) >> 52) - 1023).astype(np.int32)
+    exponent = (binary * 78913) >> 18
+    exponent += safe >= _TENS[exponent + _TENS_OFFSET + 1]
+    scaled9 = safe * _TENS[8 - exponent + _TENS_OFFSET]
+    mant9, carry9, decided9 = _round_digits(scaled9, 9)
+    mant6, carry6, decided6 = _round_digits(scaled9 / 1000.0, 6)
+    exp6 = exponent + carry6
+    # Does the %g text (6 digits) read back as the same float32? Its float64 value is known within the bracket.
+    back = mant6 * _TENS[exp6 - 5 + _TENS_OFFSET]
+    low = (back * (1 - _BRACKET)).astype(np.float32)
+    known = low == (back * (1 + _BRACKET)).astype(np.float32)
+    use_six = known & (low == np.abs(flat))
+    zero = finite & ~nonzero
+    decided = (usable & known & decided6 & (use_six | decided9)) | zero
+    short = use_six | zero
+    mantissa = np.where(use_six, mant6 * 1000, mant9)
+    mantissa[zero] = 0
+    exp10 = np.where(use_six, exp6, exponent + carry9)
+    exp10[zero] = 0
+    return mantissa, exp10, short, decided
+
+
+def _bytes_word(placed: dict[int, int]) -> int:
+    """A little-endian 64-bit word with the given byte values at the given byte positions."""
+    return sum(value << (8 * position) for position, value in placed.items())
+
+
+def _word_table(entries: Sequence[dict[int, int]]) -> np.ndarray:
+    return np.array([_bytes_word(entry) for entry in entries], dtype="<u8")
+
+
+_ZERO, _POINT, _MINUS = ord("0"), ord("."), ord("-")
+# A value's text in four 64-bit words (32 bytes, NUL where a character is not needed), in text order:
+#   word 0: sign, "0.000" (for 1e-4 <= |v| < 1), digit 1, point after it
+#   word 1: digits 2-5, each with a possible point after it
+#   word 2: digits 6-9, each with a possible point after it
+#   word 3: ".0" (whole numbers), "e+XX" (scientific), a marker for a value written by the scalar rule
+_DIGITS4 = _word_table([{2 * k: ord(f"{q:04d}"[k]) for k in range(4)} for q in range(10_000)])
+_PREFIX = _word_table([{}] + [{1: _ZERO, 2: _POINT, **{3 + k: _ZERO for k in range(zeros)}} for zeros in range(4)])
+_TRAILING_ZEROS = np.array(
+    [4 if q == 0 else len(str(q)) - len(str(q).rstrip("0")) for q in range(10_000)], dtype=np.int32
+)
+_FIRST_DIGIT = _word_table([{6: _ZERO + d} for d in range(10)])
+# Keep digits 2-5 / 6-9 of a value showing n digits; a point after digit p (p = -1: none).
+_SHOWN_1 = _word_table([{2 * k: 0xFF for k in range(4) if k + 1 < n} for n in range(10)])
+_SHOWN_2 = _word_table([{2 * k: 0xFF for k in range(4) if k + 5 < n} for n in range(10)])
+_POINT_0 = _word_table([{7: _POINT} if p == 0 else {} for p in range(-1, 9)])
+_POINT_1 = _word_table([{2 * (p - 1) + 1: _POINT} if 1 <= p <= 4 else {} for p in range(-1, 9)])
+_POINT_2 = _word_table([{2 * (p - 5) + 1: _POINT} if 5 <= p <= 8 else {} for p in range(-1, 9)])
+_WHOLE_SUFFIX = _bytes_word({0: _POINT, 1: _ZERO})
+_EXPONENT_OFFSET = 64
+_EXPONENT = _word_table(
+    [dict(zip(range(2, 6), f"e{e:+03d}".encode(), strict=True)) for e in range(-_EXPONENT_OFFSET, _EXPONENT_OFFSET)]
+)
+_SCALAR_MARK = 1  # a byte no JSON text here contains: where the scalar rule's text goes
+_MARK_WORD = _bytes_word({6: _SCALAR_MARK})
+
+_CHUNK_VALUES = 1 << 15  # values written at once: the grid (~40 bytes a value) stays in cache
+
+
+def float32_text(flat: np.ndarray, inner: Sequence[int], row_joiner: str) -> str:
+    """The float32 values of ``flat`` as consecutive rows of ``inner`` shape (no zero dims), each row nested JSON
+    lists of ``WriteDecimal`` texts (``,`` between values, no spaces), the rows joined by ``row_joiner`` (ASCII;
+    neither NUL nor \x01).
+
+    Equal to ``row_joiner.join(nest_rows([format_float(v, double=False) for v in flat], inner, rows))``."""
+    flat = np.ascontiguousarray(flat, dtype=np.float32).ravel()
+    total = flat.size
+    if total == 0:
+        return ""
+    joiner = np.frombuffer(row_joiner.encode("ascii"), dtype=np.uint8)
+    chunks = [
+        _write_chunk(flat[start : start + _CHUNK_VALUES], start, inner, joiner, start + _CHUNK_VALUES >= total)
+        for start in range(0, total, _CHUNK_VALUES)
+    ]
+    return "[" * len(inner) + b"".join(chunks).decode("ascii") + "]" * len(inner)
+
+
+def _write_chunk(flat: np.ndarray, offset: int, inner: Sequence[int], joiner: np.ndarray, last: bool) -> bytes:
+    """The text of values ``offset ..`` of the whole (see ``float32_text``), each with the separator after it
+    (none after the whole's last value)."""
+    total = flat.size
+    rank = len(inner)
+    separator_width = 2 * rank + 1 + len(joiner)
+    width = 32 + -(-separator_width // 8) * 8
+    out = np.empty((total, width), dtype=np.uint8)
+    words = out.view("<u8")
+
+    mantissa, exp10, short, decided = _decimal(flat)
+    head, low = np.divmod(mantissa, 10_000)
+    first, middle = np.divmod(head, 10_000)
+    # Digits shown: up to the last non-zero one (a zero shows one), or up to the point of a fixed whole part.
+    trailing = _TRAILING_ZEROS[low]
+    trailing += (low == 0) * _TRAILING_ZEROS[middle]
+    significant = np.maximum(9 - trailing - ((low == 0) & (middle == 0)) * (first == 0), 1)
+    fixed = (exp10 >= -4) & ((exp10 < 6) | (~short & (exp10 < 9)))
+    fixed_int = fixed & (exp10 >= 0)
+    fixed_frac = fixed & (exp10 < 0)
+    scientific = ~fixed
+    shown = np.where(fixed_int, np.maximum(significant, exp10 + 1), significant)
+    point_after = np.where(
+        fixed_int & (significant > exp10 + 1), exp10, np.where(scientific & (significant > 1), 0, -1)
+    )
+    point_after += 1
+    words[:, 0] = (
+        np.signbit(flat) * np.uint64(_MINUS)
+        | _PREFIX[np.where(fixed_frac, -exp10, 0)]
+        | _FIRST_DIGIT[first]
+        | _POINT_0[point_after]
+    )
+    words[:, 1] = (_DIGITS4[middle] & _SHOWN_1[shown]) | _POINT_1[point_after]
+    words[:, 2] = (_DIGITS4[low] & _SHOWN_2[shown]) | _POINT_2[point_after]
+    words[:, 3] = (fixed_int & (significant <= exp10 + 1)) * np.uint64(_WHOLE_SUFFIX) | (
+        _EXPONENT[exp10 + _EXPONENT_OFFSET] * scientific
+    )
+    undecided = np.flatnonzero(~decided)
+    words[undecided, :4] = 0
+    words[undecided, 3] = _MARK_WORD
+
+    # After each value but the last: c lists close ("]" * c), then "," (the row joiner where a row ends), then c
+    # lists open.
+    after = np.arange(offset + 1, offset + total + 1, dtype=np.int64)
+    closes = np.zeros(total, dtype=np.int32)
+    block = 1
+    for dim in reversed(inner):
+        block *= dim
+        closes += after % block == 0
+    row_end = after % block == 0
+    separator = np.zeros((width - 32, total), dtype=np.uint8)
+    if rank:
+        opened = np.arange(rank)[:, None] < closes
+        separator[:rank] = np.where(opened, ord("]"), 0)
+        separator[rank + 1 + len(joiner) : separator_width] = np.where(opened, ord("["), 0)
+    separator[rank] = np.where(row_end, 0, ord(","))
+    separator[rank + 1 : rank + 1 + len(joiner)] = np.where(row_end, joiner[:, None], 0)
+    if last:
+        separator[:, -1] = 0
+    out[:, 32:] = separator.T
+
+    text = out.tobytes().translate(None, b"\x00")
+    if undecided.size:
+        pieces = text.split(bytes([_SCALAR_MARK]))
+        scalar = [format_float(v, double=False).encode("ascii") for v in flat[undecided].tolist()]
+        text = b"".join(piece for pair in zip(pieces, [*scalar, b""], strict=True) for piece in pair)
+    return text
