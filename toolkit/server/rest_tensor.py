@@ -20,7 +20,6 @@ from tensorflow.core.framework import tensor_pb2, types_pb2
 
 from clients.dtypes import TYPED_FIELD, type_string
 from toolkit.server.errors import Code, ServingError
-from toolkit.server.rest_float_text import float32_text
 from toolkit.server.rest_json import (
     debug_json,
     format_floats,
@@ -32,6 +31,7 @@ from toolkit.server.rest_json import (
     to_bytes,
 )
 from toolkit.server.rest_numeric import NumericBlock
+from toolkit.server.rest_values_text import values_text
 
 DT = types_pb2
 _INT32_MIN, _INT32_MAX = -(1 << 31), (1 << 31) - 1
@@ -471,8 +471,10 @@ def _pad(values: list[Any] | np.ndarray, count: int, zero: Any) -> Any:
 
 # Values formatted per piece: the text pieces of a large output replace millions of token strings at once.
 _OUTPUT_PIECE_VALUES = 1 << 16
-# From this many float32 values a piece is written by numpy into one buffer (below it, the ~0.25 ms of numpy calls
-# cost more than a string per value).
+# From this many values a float32 or integer piece is written by numpy into one buffer (below it, the ~0.25 ms of
+# numpy calls cost more than a string per value). Float64 keeps a string per value (TF's %.17g needs more digits
+# than float64 arithmetic can decide), and bools (a Python list of "true"/"false" is as fast).
+_VECTOR_TEXT = set(_NUMPY) - {DT.DT_DOUBLE, DT.DT_BOOL}
 _VECTOR_TEXT_MIN_VALUES = 1024
 
 
@@ -539,8 +541,8 @@ def output_rows(name: str, proto: tensor_pb2.TensorProto, joiner: str | None = N
     rows: list[str] = []
     for first in range(0, batch, per_piece):
         chunk = values[first * size : (first + per_piece) * size]
-        if proto.dtype == DT.DT_FLOAT and chunk.size >= _VECTOR_TEXT_MIN_VALUES:  # one buffer, no string per value
-            text = float32_text(chunk, inner, "\n" if joiner is None else joiner)
+        if proto.dtype in _VECTOR_TEXT and chunk.size >= _VECTOR_TEXT_MIN_VALUES:  # one buffer, no string per value
+            text = values_text(chunk, inner, "\n" if joiner is None else joiner)
             if joiner is None:
                 rows.extend(text.split("\n"))
             else:

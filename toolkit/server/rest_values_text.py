@@ -1,16 +1,15 @@
-"""The JSON text of float32 outputs written by numpy into one buffer: no Python string per value.
+"""The JSON text of large numeric outputs written by numpy into one buffer: no Python string per value.
 
-Each value gets exactly the text of ``rest_json.format_float`` (TF Serving's ``WriteDecimal``: %g if it reads back
-as the same float32, else %.9g, ``.0`` after whole numbers). The decimal digits are computed in float64; each
-value's characters are laid out from lookup tables in a fixed row of bytes (sign, ``0.000``, nine digits each with
-a possible point after it, ``.0``, ``e+XX``, then the separator), NUL where the value needs no character, and the
-rows' bytes with the NULs deleted are the text. The few values float64 cannot decide (NaN, infinities, a rounding
-within 1e-6 of a tie) are written by the scalar rule and spliced in where a marker byte stands.
+Float32 values get exactly the text of ``rest_json.format_float`` (TF Serving's ``WriteDecimal``: %g if it reads
+back as the same float32, else %.9g, ``.0`` after whole numbers), integers their decimal digits. The digits are computed with numpy (float32's in float64); each value's characters are laid out
+from lookup tables in a fixed row of 64-bit words, NUL where the value needs no character, then the separator, and
+the rows' bytes with the NULs deleted are the text. The few floats float64 cannot decide (NaN, infinities, a
+rounding within 1e-6 of a tie) are written by the scalar rule and spliced in where a marker byte stands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -105,37 +104,82 @@ _EXPONENT = _word_table(
 _SCALAR_MARK = 1  # a byte no JSON text here contains: where the scalar rule's text goes
 _MARK_WORD = _bytes_word({6: _SCALAR_MARK})
 
-_CHUNK_VALUES = 1 << 15  # values written at once: the grid (~40 bytes a value) stays in cache
+_CHUNK_VALUES = 1 << 15  # values written at once: the rows (~40 bytes a value) stay in cache
+_TOKEN_WORDS = 4  # 64-bit words of a value's characters (the longest: a float32's 32 bytes)
 
 
-def float32_text(flat: np.ndarray, inner: Sequence[int], row_joiner: str) -> str:
-    """The float32 values of ``flat`` as consecutive rows of ``inner`` shape (no zero dims), each row nested JSON
-    lists of ``WriteDecimal`` texts (``,`` between values, no spaces), the rows joined by ``row_joiner`` (ASCII;
-    neither NUL nor \x01).
+def values_text(flat: np.ndarray, inner: Sequence[int], row_joiner: str) -> str:
+    """The values of ``flat`` (float32 or any integer dtype) as consecutive rows of ``inner`` shape (no zero
+    dims), each row nested JSON lists of the values' texts (``,`` between values, no spaces), the rows joined by
+    ``row_joiner`` (ASCII; neither NUL nor \x01).
 
-    Equal to ``row_joiner.join(nest_rows([format_float(v, double=False) for v in flat], inner, rows))``."""
-    flat = np.ascontiguousarray(flat, dtype=np.float32).ravel()
+    Equal to ``row_joiner.join(nest_rows(tokens, inner, rows))`` where ``tokens`` are ``format_float(v,
+    double=False)`` of each float32 and ``str(v)`` of each integer."""
+    flat = np.ascontiguousarray(flat).ravel()
+    if flat.dtype.kind in "iu":
+        tokens = _integer_tokens
+    elif flat.dtype == np.float32:
+        tokens = _float32_tokens
+    else:
+        raise TypeError(f"no vectorised text for {flat.dtype}")
     total = flat.size
     if total == 0:
         return ""
     joiner = np.frombuffer(row_joiner.encode("ascii"), dtype=np.uint8)
     chunks = [
-        _write_chunk(flat[start : start + _CHUNK_VALUES], start, inner, joiner, start + _CHUNK_VALUES >= total)
+        _write_chunk(tokens, flat[start : start + _CHUNK_VALUES], start, inner, joiner, start + _CHUNK_VALUES >= total)
         for start in range(0, total, _CHUNK_VALUES)
     ]
     return "[" * len(inner) + b"".join(chunks).decode("ascii") + "]" * len(inner)
 
 
-def _write_chunk(flat: np.ndarray, offset: int, inner: Sequence[int], joiner: np.ndarray, last: bool) -> bytes:
-    """The text of values ``offset ..`` of the whole (see ``float32_text``), each with the separator after it
+def _write_chunk(
+    tokens: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    flat: np.ndarray,
+    offset: int,
+    inner: Sequence[int],
+    joiner: np.ndarray,
+    last: bool,
+) -> bytes:
+    """The text of values ``offset ..`` of the whole (see ``values_text``), each with the separator after it
     (none after the whole's last value)."""
     total = flat.size
     rank = len(inner)
     separator_width = 2 * rank + 1 + len(joiner)
-    width = 32 + -(-separator_width // 8) * 8
-    out = np.empty((total, width), dtype=np.uint8)
-    words = out.view("<u8")
+    width = 8 * _TOKEN_WORDS + -(-separator_width // 8) * 8
+    out = np.zeros((total, width), dtype=np.uint8)
+    undecided = tokens(flat, out.view("<u8"))  # only float32 leaves values to the scalar rule
 
+    # After each value but the last: c lists close ("]" * c), then "," (the row joiner where a row ends), then c
+    # lists open.
+    after = np.arange(offset + 1, offset + total + 1, dtype=np.int64)
+    closes = np.zeros(total, dtype=np.int32)
+    block = 1
+    for dim in reversed(inner):
+        block *= dim
+        closes += after % block == 0
+    row_end = after % block == 0
+    separator = np.zeros((width - 8 * _TOKEN_WORDS, total), dtype=np.uint8)
+    if rank:
+        opened = np.arange(rank)[:, None] < closes
+        separator[:rank] = np.where(opened, ord("]"), 0)
+        separator[rank + 1 + len(joiner) : separator_width] = np.where(opened, ord("["), 0)
+    separator[rank] = np.where(row_end, 0, ord(","))
+    separator[rank + 1 : rank + 1 + len(joiner)] = np.where(row_end, joiner[:, None], 0)
+    if last:
+        separator[:, -1] = 0
+    out[:, 8 * _TOKEN_WORDS :] = separator.T
+
+    text = out.tobytes().translate(None, b"\x00")
+    if undecided.size:
+        pieces = text.split(bytes([_SCALAR_MARK]))
+        scalar = [format_float(v, double=False).encode("ascii") for v in flat[undecided].tolist()]
+        text = b"".join(piece for pair in zip(pieces, [*scalar, b""], strict=True) for piece in pair)
+    return text
+
+
+def _float32_tokens(flat: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Write each float32's characters into its row of ``words``; return the indices left to the scalar rule."""
     mantissa, exp10, short, decided = _decimal(flat)
     head, low = np.divmod(mantissa, 10_000)
     first, middle = np.divmod(head, 10_000)
@@ -166,30 +210,38 @@ def _write_chunk(flat: np.ndarray, offset: int, inner: Sequence[int], joiner: np
     undecided = np.flatnonzero(~decided)
     words[undecided, :4] = 0
     words[undecided, 3] = _MARK_WORD
+    return undecided
 
-    # After each value but the last: c lists close ("]" * c), then "," (the row joiner where a row ends), then c
-    # lists open.
-    after = np.arange(offset + 1, offset + total + 1, dtype=np.int64)
-    closes = np.zeros(total, dtype=np.int32)
-    block = 1
-    for dim in reversed(inner):
-        block *= dim
-        closes += after % block == 0
-    row_end = after % block == 0
-    separator = np.zeros((width - 32, total), dtype=np.uint8)
-    if rank:
-        opened = np.arange(rank)[:, None] < closes
-        separator[:rank] = np.where(opened, ord("]"), 0)
-        separator[rank + 1 + len(joiner) : separator_width] = np.where(opened, ord("["), 0)
-    separator[rank] = np.where(row_end, 0, ord(","))
-    separator[rank + 1 : rank + 1 + len(joiner)] = np.where(row_end, joiner[:, None], 0)
-    if last:
-        separator[:, -1] = 0
-    out[:, 32:] = separator.T
 
-    text = out.tobytes().translate(None, b"\x00")
-    if undecided.size:
-        pieces = text.split(bytes([_SCALAR_MARK]))
-        scalar = [format_float(v, double=False).encode("ascii") for v in flat[undecided].tolist()]
-        text = b"".join(piece for pair in zip(pieces, [*scalar, b""], strict=True) for piece in pair)
-    return text
+_PACKED4 = np.array([int.from_bytes(f"{q:04d}".encode(), "little") for q in range(10_000)], dtype="<u8")
+_POWERS_U64 = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
+# An integer's characters: word 0 bytes 3-7 sign and digits 1-4 of its 20, words 1-2 digits 5-20; keep the last n.
+_SHOWN_DIGITS = np.array(
+    [[_bytes_word({b: 0xFF for b in range(8) if 8 * w + b - 4 >= 20 - n}) for w in range(3)] for n in range(21)],
+    dtype="<u8",
+)
+
+
+def _integer_tokens(flat: np.ndarray, words: np.ndarray) -> np.ndarray:
+    """Write each integer's decimal digits (and ``-``) into its row of ``words``; nothing is left over."""
+    negative = flat < 0
+    if flat.dtype.kind == "i":
+        signed = flat.astype(np.int64).view(np.uint64)
+        magnitude = np.where(negative, ~signed + np.uint64(1), signed)  # two's complement: int64's minimum too
+    else:
+        magnitude = flat.astype(np.uint64)
+    digits = np.searchsorted(_POWERS_U64, magnitude, side="right") + 1
+    groups = []
+    rest = magnitude
+    for _ in range(4):
+        rest, group = np.divmod(rest, np.uint64(10_000))
+        groups.append(group)
+    groups.append(rest)  # the leading 1-4 digits (at most 1844)
+    low4, mid4b, mid4a, high4, lead = groups
+    shown = _SHOWN_DIGITS[digits]
+    words[:, 0] = ((negative * np.uint64(_MINUS)) << np.uint64(24) | _PACKED4[lead] << np.uint64(32)) & (
+        shown[:, 0] | np.uint64(0xFF << 24)
+    )
+    words[:, 1] = (_PACKED4[high4] | _PACKED4[mid4a] << np.uint64(32)) & shown[:, 1]
+    words[:, 2] = (_PACKED4[mid4b] | _PACKED4[low4] << np.uint64(32)) & shown[:, 2]
+    return np.zeros(0, dtype=np.intp)

@@ -1,4 +1,5 @@
-"""The vectorised float32 JSON writer gives exactly the scalar ``WriteDecimal`` rule's text, nested and joined."""
+"""The vectorised JSON writer gives exactly the per-value text (floats: the scalar ``WriteDecimal`` rule), nested
+and joined."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 from unittest import mock
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from toolkit.server import rest_float_text
-from toolkit.server.rest_float_text import float32_text
+from toolkit.server import rest_values_text
 from toolkit.server.rest_json import format_float, nest_rows
+from toolkit.server.rest_values_text import values_text
 
 
 def _reference(values: np.ndarray, inner: list[int], rows: int, joiner: str) -> str:
@@ -51,8 +53,8 @@ EDGES = np.concatenate(
 
 def test_edge_values_equal_the_scalar_rule() -> None:
     for joiner in (", ", ","):
-        assert float32_text(EDGES, [], joiner) == _reference(EDGES, [], EDGES.size, joiner)
-    assert float32_text(-EDGES, [], ",") == _reference(-EDGES, [], EDGES.size, ",")
+        assert values_text(EDGES, [], joiner) == _reference(EDGES, [], EDGES.size, joiner)
+    assert values_text(-EDGES, [], ",") == _reference(-EDGES, [], EDGES.size, ",")
 
 
 def test_random_values_of_every_magnitude_equal_the_scalar_rule() -> None:
@@ -67,7 +69,7 @@ def test_random_values_of_every_magnitude_equal_the_scalar_rule() -> None:
                 rng.integers(0, 2**32, 20_000, dtype=np.uint64).astype(np.uint32).view(np.float32),
             ]
         )
-    assert float32_text(values, [4, 5], ", ") == _reference(values, [4, 5], values.size // 20, ", ")
+    assert values_text(values, [4, 5], ", ") == _reference(values, [4, 5], values.size // 20, ", ")
 
 
 @settings(max_examples=300, deadline=None)
@@ -82,7 +84,7 @@ def test_any_float32_bits_in_any_nesting_equal_the_scalar_rule(bits: list[int], 
     if rows == 0:
         return
     values = np.array(bits[: rows * size], dtype=np.uint32).view(np.float32)
-    assert float32_text(values, inner, joiner) == _reference(values, inner, rows, joiner)
+    assert values_text(values, inner, joiner) == _reference(values, inner, rows, joiner)
 
 
 def test_only_values_float64_cannot_decide_go_through_the_scalar_rule() -> None:
@@ -96,12 +98,57 @@ def test_only_values_float64_cannot_decide_go_through_the_scalar_rule() -> None:
         calls.append(value)
         return format_float(value, double=double)
 
-    with mock.patch.object(rest_float_text, "format_float", counting):
-        text = float32_text(values, [10], ", ")
+    with mock.patch.object(rest_values_text, "format_float", counting):
+        text = values_text(values, [10], ", ")
     assert text == _reference(values, [10], 5_000, ", ")
     assert 3 <= len(calls) <= 20, len(calls)
     assert text.startswith("[NaN,") and text.endswith(",-Infinity]")
 
 
 def test_an_empty_input_is_empty_text() -> None:
-    assert float32_text(np.zeros(0, dtype=np.float32), [2], ", ") == ""
+    assert values_text(np.zeros(0, dtype=np.float32), [2], ", ") == ""
+
+
+def _int_reference(values: np.ndarray, inner: list[int], joiner: str) -> str:
+    size = int(np.prod(inner)) if inner else 1
+    tokens = [str(v) for v in values.tolist()]
+    return joiner.join(nest_rows(tokens, inner, values.size // size))
+
+
+INT_DTYPES = [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64]
+
+
+def test_integer_extremes_and_powers_of_ten_equal_str() -> None:
+    for dtype in INT_DTYPES:
+        info = np.iinfo(dtype)
+        powers = [10**k + d for k in range(20) for d in (-1, 0, 1) if info.min <= 10**k + d <= info.max]
+        values = np.array(
+            [info.min, info.min + 1, info.max, info.max - 1, 0, *powers, *[-p for p in powers if -p >= info.min]],
+            dtype=dtype,
+        )
+        for joiner in (", ", ","):
+            assert values_text(values, [], joiner) == _int_reference(values, [], joiner), dtype
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(INT_DTYPES),
+    inner=st.lists(st.integers(1, 3), max_size=3),
+    joiner=st.sampled_from([", ", ",", "\n"]),
+)
+def test_any_integers_in_any_nesting_equal_str(data: st.DataObject, dtype: type, inner: list[int], joiner: str) -> None:
+    info = np.iinfo(dtype)
+    size = int(np.prod(inner)) if inner else 1
+    rows = data.draw(st.integers(1, 20))
+    values = np.array(
+        data.draw(st.lists(st.integers(int(info.min), int(info.max)), min_size=rows * size, max_size=rows * size)),
+        dtype=dtype,
+    )
+    assert values_text(values, inner, joiner) == _int_reference(values, inner, joiner)
+
+
+def test_float64_and_bool_are_refused() -> None:
+    for values in (np.zeros(3), np.zeros(3, dtype=bool)):
+        with pytest.raises(TypeError):
+            values_text(values, [], ",")
