@@ -14,7 +14,7 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from toolkit.server import config as cfg
 from toolkit.server import flags as flagmod
@@ -77,17 +77,27 @@ def configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.ERROR)
 
 
+def _installed_version(*distributions: str) -> str | None:
+    """The version of the first installed distribution of ``distributions`` (package metadata, no import)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    for name in distributions:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            continue
+    return None
+
+
 def version_text() -> str:
-    from toolkit.server.servable import tf_module
+    """``--version``'s two lines, from package metadata: printing them does not import TensorFlow."""
+    tf_version = _installed_version("tensorflow", "tensorflow-cpu", "tf-nightly", "tensorflow-intel")
+    if tf_version is None:
+        from toolkit.server.servable import tf_module
 
-    tf = tf_module()
-    try:
-        from importlib.metadata import version
-
-        tfs_version = version("tensorflow-serving-api")
-    except Exception:  # noqa: BLE001 - best effort
-        tfs_version = tf.__version__
-    return f"TensorFlow ModelServer: {tfs_version}-tfs-toolkit\nTensorFlow Library: {tf.__version__}"
+        tf_version = tf_module().__version__
+    tfs_version = _installed_version("tensorflow-serving-api") or tf_version
+    return f"TensorFlow ModelServer: {tfs_version}-tfs-toolkit\nTensorFlow Library: {tf_version}"
 
 
 @dataclass
@@ -99,6 +109,38 @@ class _Parts:
     config_poller: threading.Thread | None = None
 
 
+def validate_options(o: flagmod.ServerOptions) -> None:
+    """server.cc's checks of the options before anything is built (StartupError); they need no TensorFlow, so a
+    misconfigured server fails at once."""
+    if not o.model_config_file and not o.model_base_path:
+        raise StartupError("Both server_options.model_base_path and server_options.model_config_file are empty!")
+    if o.batching_parameters_file and not o.enable_batching and not o.platform_config_file:
+        raise StartupError(
+            "server_options.batching_parameters_file is set without setting server_options.enable_batching to "
+            "true."
+        )
+    if o.port == 0 and not o.grpc_socket_path:
+        raise StartupError(
+            "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
+        )
+    if o.use_alts_credentials and o.ssl_config_file:
+        raise StartupError("Both use_alts_credentials and ssl_config_file are set; only one may be used.")
+    try:
+        limits.RequestLimits.from_options(o)
+    except ValueError as exc:
+        raise StartupError(str(exc)) from exc
+    if (
+        not o.platform_config_file  # server.cc checks the flags only when it builds the config from them
+        and o.tensorflow_session_parallelism > 0
+        and o.tensorflow_intra_op_parallelism > 0
+        and o.tensorflow_inter_op_parallelism > 0
+    ):
+        raise StartupError(
+            "Either set tensorflow_session_parallelism or (tensorflow_intra_op_parallelism, "
+            "tensorflow_inter_op_parallelism), not both."
+        )
+
+
 class ModelServer:
     """The embedded server: build with options, ``start()`` (blocks until ready), ``wait()``, ``stop()``."""
 
@@ -107,37 +149,9 @@ class ModelServer:
         self._stop = threading.Event()
         self.parts: _Parts | None = None
         self.monitoring_path: str | None = None
+        self._prepared: tuple[cfg.ModelServerConfig, Any] | None = None  # (initial config, SSL config) once read
 
     # ------------------------------------------------------------------------------------------ start-up
-    def _validate(self) -> None:
-        o = self.options
-        if not o.model_config_file and not o.model_base_path:
-            raise StartupError("Both server_options.model_base_path and server_options.model_config_file are empty!")
-        if o.batching_parameters_file and not o.enable_batching and not o.platform_config_file:
-            raise StartupError(
-                "server_options.batching_parameters_file is set without setting server_options.enable_batching to "
-                "true."
-            )
-        if o.port == 0 and not o.grpc_socket_path:
-            raise StartupError(
-                "At least one of server_options.grpc_port or server_options.grpc_socket_path must be set."
-            )
-        if o.use_alts_credentials and o.ssl_config_file:
-            raise StartupError("Both use_alts_credentials and ssl_config_file are set; only one may be used.")
-        try:
-            limits.RequestLimits.from_options(o)
-        except ValueError as exc:
-            raise StartupError(str(exc)) from exc
-        if (
-            not o.platform_config_file  # server.cc checks the flags only when it builds the config from them
-            and o.tensorflow_session_parallelism > 0
-            and o.tensorflow_intra_op_parallelism > 0
-            and o.tensorflow_inter_op_parallelism > 0
-        ):
-            raise StartupError(
-                "Either set tensorflow_session_parallelism or (tensorflow_intra_op_parallelism, "
-                "tensorflow_inter_op_parallelism), not both."
-            )
 
     def _initial_config(self) -> cfg.ModelServerConfig:
         o = self.options
@@ -250,15 +264,29 @@ class ModelServer:
         core = ServingCoreImpl(manager, metrics, inference_options, runner=runner, limits=RequestLimits.from_options(o))
         return _Parts(manager=manager, core=core)
 
-    def start(self) -> None:
-        """Everything up to "ready": raises StartupError (message for "Failed to start server. Error: ")."""
+    def prepare(self) -> None:
+        """Check the options and read the model, monitoring and SSL config files: StartupError, before TensorFlow is
+        imported, so a misconfigured server fails at once. ``start()`` calls it if it was not called."""
+        if self._prepared is not None:
+            return
         o = self.options
         try:
-            self._validate()
+            validate_options(o)
             config = self._initial_config()
             if o.monitoring_config_file:
                 self.monitoring_path = cfg.read_monitoring_config(o.monitoring_config_file)
             ssl = cfg.read_ssl_config(o.ssl_config_file) if o.ssl_config_file else None
+        except cfg.ConfigFileError as exc:
+            raise StartupError(str(exc)) from exc
+        self._prepared = (config, ssl)
+
+    def start(self) -> None:
+        """Everything up to "ready": raises StartupError (message for "Failed to start server. Error: ")."""
+        o = self.options
+        self.prepare()
+        assert self._prepared is not None
+        config, ssl = self._prepared
+        try:
             self.parts = parts = self._build()
         except cfg.ConfigFileError as exc:
             raise StartupError(str(exc)) from exc
@@ -386,10 +414,15 @@ def run(argv: list[str]) -> int:
     except flagmod.FlagError as exc:
         sys.stderr.write(f"tfs serve: {exc}\n")
         return exc.exit_code
+    server = ModelServer(options)
+    try:
+        server.prepare()  # before TensorFlow is imported (configure_xla)
+    except StartupError as exc:
+        sys.stderr.write(f"Failed to start server. Error: {exc}\n")
+        return EXIT_START_FAILED
     from toolkit.server.xla import configure_xla
 
     configure_xla(options.xla_cpu_compilation_enabled, options.xla_gpu_compilation_enabled)  # as TF Serving's main()
-    server = ModelServer(options)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("Received %s", signal.Signals(signum).name)
