@@ -318,3 +318,14 @@ def test_a_large_reply_body_is_written_after_its_head_not_copied_into_one_buffer
     writes = _replies_written(size)
     assert len(writes) == 2
     assert writes[0].endswith(b"\r\n\r\n") and len(writes[1]) == size
+
+
+
+def test_the_event_loop_is_uvloops_where_installed() -> None:
+    """uvloop is a dependency of the toolkit on Linux: the REST front end runs on it, and answers."""
+    import uvloop
+
+    with start_rest_server(_core(), "127.0.0.1", 0) as handle:
+        assert isinstance(handle._server.loop, uvloop.Loop)
+        reply, _closed = _exchange(handle.port, b"GET /v1/models/half HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 200") and b"AVAILABLE" in reply
