@@ -111,7 +111,7 @@ _TOKEN_WORDS = 4  # 64-bit words of a value's characters (the longest: a float32
 def values_text(flat: np.ndarray, inner: Sequence[int], row_joiner: str) -> str:
     """The values of ``flat`` (float32 or any integer dtype) as consecutive rows of ``inner`` shape (no zero
     dims), each row nested JSON lists of the values' texts (``,`` between values, no spaces), the rows joined by
-    ``row_joiner`` (ASCII; neither NUL nor \x01).
+    ``row_joiner`` (ASCII, without the bytes 0 and 1).
 
     Equal to ``row_joiner.join(nest_rows(tokens, inner, rows))`` where ``tokens`` are ``format_float(v,
     double=False)`` of each float32 and ``str(v)`` of each integer."""
