@@ -424,6 +424,17 @@ def nest(tokens: Sequence[str], shape: Sequence[int]) -> str:
     return nest_rows(tokens, shape, 1)[0]
 
 
+def lists_closed_after(counts: np.ndarray, shape: Sequence[int]) -> np.ndarray:
+    """For each count of values written so far, how many of the nested lists of consecutive ``shape`` blocks end
+    right after them (``len(shape)``: a whole block ends there)."""
+    closes = np.zeros(counts.size, dtype=np.int8)
+    block = 1
+    for dim in reversed(shape):
+        block *= dim
+        closes += counts % block == 0
+    return closes
+
+
 def nest_rows(tokens: Sequence[str], shape: Sequence[int], rows: int) -> list[str]:
     """The nested JSON text of each of ``rows`` consecutive blocks of ``shape`` in ``tokens`` (no zero dims).
 
@@ -438,12 +449,7 @@ def nest_rows(tokens: Sequence[str], shape: Sequence[int], rows: int) -> list[st
         return []
     if rank == 0:
         return list(tokens[:total])
-    closes = np.zeros(total - 1, dtype=np.int8)  # how many lists end after token i
-    after = np.arange(1, total, dtype=np.int64)
-    block = 1
-    for dim in reversed(shape):
-        block *= dim
-        closes += after % block == 0
+    closes = lists_closed_after(np.arange(1, total, dtype=np.int64), shape)  # how many lists end after token i
     # closes == rank: a row ends there (its lists all close); a NUL marks the split (tokens never hold one).
     separators = ["]" * c + "," + "[" * c for c in range(rank)] + ["]" * rank + "\x00" + "[" * rank]
     parts = np.empty(2 * total - 1, dtype=object)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from toolkit.server.rest_json import format_float
+from toolkit.server.rest_json import format_float, lists_closed_after
 
 with np.errstate(over="ignore", under="ignore"):
     _TENS = np.array([float(f"1e{k}") for k in range(-60, 61)])  # correctly rounded powers of ten
@@ -84,11 +84,11 @@ _ZERO, _POINT, _MINUS = ord("0"), ord("."), ord("-")
 #   word 1: digits 2-5, each with a possible point after it
 #   word 2: digits 6-9, each with a possible point after it
 #   word 3: ".0" (whole numbers), "e+XX" (scientific), a marker for a value written by the scalar rule
-_DIGITS4 = _word_table([{2 * k: ord(f"{q:04d}"[k]) for k in range(4)} for q in range(10_000)])
+_QUADS = np.arange(10_000, dtype=np.uint64)
+_QUAD_DIGITS = [_QUADS // np.uint64(10 ** (3 - k)) % np.uint64(10) + np.uint64(_ZERO) for k in range(4)]  # 0..9999
+_DIGITS4 = sum((d << np.uint64(16 * k) for k, d in enumerate(_QUAD_DIGITS)), np.uint64(0))
 _PREFIX = _word_table([{}] + [{1: _ZERO, 2: _POINT, **{3 + k: _ZERO for k in range(zeros)}} for zeros in range(4)])
-_TRAILING_ZEROS = np.array(
-    [4 if q == 0 else len(str(q)) - len(str(q).rstrip("0")) for q in range(10_000)], dtype=np.int32
-)
+_TRAILING_ZEROS = sum((_QUADS % np.uint64(10**k) == 0).astype(np.int32) for k in range(1, 5))  # 0 has 4
 _FIRST_DIGIT = _word_table([{6: _ZERO + d} for d in range(10)])
 # Keep digits 2-5 / 6-9 of a value showing n digits; a point after digit p (p = -1: none).
 _SHOWN_1 = _word_table([{2 * k: 0xFF for k in range(4) if k + 1 < n} for n in range(10)])
@@ -152,13 +152,8 @@ def _write_chunk(
 
     # After each value but the last: c lists close ("]" * c), then "," (the row joiner where a row ends), then c
     # lists open.
-    after = np.arange(offset + 1, offset + total + 1, dtype=np.int64)
-    closes = np.zeros(total, dtype=np.int32)
-    block = 1
-    for dim in reversed(inner):
-        block *= dim
-        closes += after % block == 0
-    row_end = after % block == 0
+    closes = lists_closed_after(np.arange(offset + 1, offset + total + 1, dtype=np.int64), inner)
+    row_end = closes == rank
     separator = np.zeros((width - 8 * _TOKEN_WORDS, total), dtype=np.uint8)
     if rank:
         opened = np.arange(rank)[:, None] < closes
@@ -213,7 +208,7 @@ def _float32_tokens(flat: np.ndarray, words: np.ndarray) -> np.ndarray:
     return undecided
 
 
-_PACKED4 = np.array([int.from_bytes(f"{q:04d}".encode(), "little") for q in range(10_000)], dtype="<u8")
+_PACKED4 = sum((d << np.uint64(8 * k) for k, d in enumerate(_QUAD_DIGITS)), np.uint64(0))
 _POWERS_U64 = np.array([10**k for k in range(1, 20)], dtype=np.uint64)
 # An integer's characters: word 0 bytes 3-7 sign and digits 1-4 of its 20, words 1-2 digits 5-20; keep the last n.
 _SHOWN_DIGITS = np.array(
