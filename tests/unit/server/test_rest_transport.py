@@ -320,7 +320,6 @@ def test_a_large_reply_body_is_written_after_its_head_not_copied_into_one_buffer
     assert writes[0].endswith(b"\r\n\r\n") and len(writes[1]) == size
 
 
-
 def test_the_event_loop_is_uvloops_where_installed() -> None:
     """uvloop is a dependency of the toolkit on Linux: the REST front end runs on it, and answers."""
     import uvloop

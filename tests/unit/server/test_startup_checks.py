@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -42,7 +41,7 @@ def test_bad_options_fail_before_tensorflow_is_imported(args: list[str], message
     assert message.lower() in result.stderr.lower(), result.stderr
 
 
-def test_version_is_printed_without_importing_tensorflow(tmp_path: Path) -> None:
+def test_version_is_printed_without_importing_tensorflow() -> None:
     result = _run("--version")
     lines = result.stdout.splitlines()
     assert lines[-1] == "TF_NOT_IMPORTED 0", result.stdout
