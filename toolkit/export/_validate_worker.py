@@ -15,6 +15,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 def main(argv: list[str]) -> int:
     saved_model, signature, tags, data_dir, out_dir = argv
+    from toolkit._quiet_tf import import_tensorflow_quietly
+
+    import_tensorflow_quietly()  # the error tail the exporter shows carries no native start-up lines
     import tensorflow as tf
 
     from toolkit.export.testdata import _load_group, _save_group

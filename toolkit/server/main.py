@@ -420,8 +420,10 @@ def run(argv: list[str]) -> int:
     except StartupError as exc:
         sys.stderr.write(f"Failed to start server. Error: {exc}\n")
         return EXIT_START_FAILED
+    from toolkit._quiet_tf import quiet_when_imported
     from toolkit.server.xla import configure_xla
 
+    quiet_when_imported()  # as `tfs serve` does: TensorFlow's native start-up lines and matplotlib left out
     configure_xla(options.xla_cpu_compilation_enabled, options.xla_gpu_compilation_enabled)  # as TF Serving's main()
 
     def on_signal(signum: int, _frame: object) -> None:
