@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import sys
 from typing import Any, cast
@@ -12,7 +13,7 @@ import numpy as np
 
 from clients import dtypes
 from clients._proto import tensor_pb2
-from clients.dtypes import numpy_dtype_for
+from clients.dtypes import DT_STRING, numpy_dtype_for
 from clients.errors import ResponseDecodeError, ValidationError
 
 __all__ = ["encode_tensor", "encode_tensor_chunks", "decode_tensor", "numpy_dtype_for", "dtype_name_for", "varint", "DT"]
@@ -98,7 +99,7 @@ def encode_tensor(value: Any, what: str = "value", tensor: tensor_pb2.TensorProt
     dims = proto.tensor_shape.dim
     for size in array.shape:
         dims.add().size = size
-    if dt == DT.DT_STRING:
+    if dt == DT_STRING:
         proto.string_val.extend(_to_bytes(item, what) for item in array.ravel())
     else:
         if array.dtype.byteorder == ">":
@@ -107,8 +108,13 @@ def encode_tensor(value: Any, what: str = "value", tensor: tensor_pb2.TensorProt
     return proto
 
 
+_ONE_BYTE_VARINTS = tuple(bytes([value]) for value in range(0x80))
+
+
 def varint(value: int) -> bytes:
     """Protobuf base-128 varint of a non-negative int."""
+    if 0 <= value < 0x80:
+        return _ONE_BYTE_VARINTS[value]
     out = bytearray()
     while value > 0x7F:
         out.append((value & 0x7F) | 0x80)
@@ -120,6 +126,16 @@ def varint(value: int) -> bytes:
 _TENSOR_CONTENT_TAG = b"\x22"  # field 4 (tensor_content), wire type 2
 
 
+@functools.lru_cache(maxsize=1024)
+def _tensor_header(dt: int, shape: tuple[int, ...]) -> bytes:
+    """A TensorProto's dtype and tensor_shape fields, serialized; remembered, as callers repeat their shapes."""
+    header = tensor_pb2.TensorProto(dtype=cast(tensor_pb2.DataType, dt))
+    dims = header.tensor_shape.dim
+    for size in shape:
+        dims.add().size = size
+    return header.SerializeToString()
+
+
 def encode_tensor_chunks(value: Any, what: str = "value") -> tuple[list[bytes | memoryview], int]:
     """A serialized TensorProto as chunks to ``b"".join`` (plus its total length), without copying the data.
 
@@ -128,14 +144,10 @@ def encode_tensor_chunks(value: Any, what: str = "value") -> tuple[list[bytes | 
     """
     array = as_array(value, what)
     dt = _datatype_for(array.dtype, what)
-    if dt == DT.DT_STRING:
+    if dt == DT_STRING:
         data = encode_tensor(array, what).SerializeToString()
         return [data], len(data)
-    header_proto = tensor_pb2.TensorProto(dtype=cast(tensor_pb2.DataType, dt))
-    dims = header_proto.tensor_shape.dim
-    for size in array.shape:
-        dims.add().size = size
-    header = header_proto.SerializeToString()
+    header = _tensor_header(dt, array.shape)
     if array.size == 0:
         return [header], len(header)
     if array.dtype.byteorder == ">":
@@ -196,7 +208,7 @@ def _decode_general(proto: tensor_pb2.TensorProto) -> np.ndarray:
     count = int(np.prod(shape, dtype=np.int64))
     dt = proto.dtype
     dtype_name = dtypes.enum_name(dt)
-    if dt == DT.DT_STRING:
+    if dt == DT_STRING:
         strings = np.empty(len(proto.string_val), dtype=object)
         strings[:] = list(proto.string_val)
         if len(strings) != count:

@@ -183,3 +183,24 @@ def test_dtype_names() -> None:
     assert codec.numpy_dtype_for(DT.DT_STRING) == np.dtype(object)
     assert codec.numpy_dtype_for("DT_VARIANT") is None
     assert codec.dtype_name_for(np.dtype(np.uint16)) == "DT_UINT16"
+
+
+def test_datatype_for_every_numpy_dtype_in_every_byte_order_agrees_with_the_name_table() -> None:
+    """The lookup by dtype object and the one by name (the table) give the same answer, byte order included."""
+    for code in np.typecodes["All"]:
+        for order in "<>=|":
+            dtype = np.dtype(code).newbyteorder(order)
+            expected = dtypes.DT_STRING if dtype.kind in "OSU" else dtypes.NUMPY_TO_DATATYPE.get(dtype.name)
+            assert dtypes.datatype_for(dtype) == expected, dtype
+    for name in dtypes.ML_DTYPES:
+        dtype = np.dtype(getattr(ml_dtypes, name))
+        assert dtypes.datatype_for(dtype) == dtypes.NUMPY_TO_DATATYPE[name]
+
+
+def test_repeated_and_alternating_shapes_and_dtypes_encode_as_protobuf_does() -> None:
+    """Tensor headers are remembered per (dtype, shape): every combination, in any order, stays exact."""
+    arrays = [np.ones(shape, dtype) for shape in [(2, 3), (3, 2), (6,), (), (1, 0)] for dtype in ("<f4", "<i4")]
+    for array in arrays + arrays[::-1] + arrays:
+        chunks, length = codec.encode_tensor_chunks(array)
+        data = b"".join(chunks)
+        assert len(data) == length and data == encode_tensor(array).SerializeToString(), (array.dtype, array.shape)
