@@ -5,11 +5,12 @@ from __future__ import annotations
 import base64
 import json
 
+import ml_dtypes
 import numpy as np
 import orjson
 import pytest
 
-from clients import json_codec
+from clients import dtypes, json_codec
 from clients.errors import ResponseDecodeError, ValidationError
 from clients.types import SignatureSpec, TensorSpec
 
@@ -237,3 +238,11 @@ def test_metadata_json_with_nested_signature_def() -> None:
         metadata.signature("nope")
     with pytest.raises(ResponseDecodeError, match="metadata"):
         json_codec.decode_metadata(b'{"metadata": {}}', "half")
+
+
+@pytest.mark.parametrize("name", sorted(dtypes.ML_DTYPES))
+def test_ml_dtypes_inputs_are_sent_as_their_float32_values(name: str) -> None:
+    """bfloat16 and the float8 types (float8_e5m2 has numpy kind "f") travel as the float32 numbers they hold."""
+    values = np.array([[1.5, -2.0], [0.25, 8.0]], dtype=getattr(ml_dtypes, name))
+    body = json_codec.encode_predict_request({"x": values, "y": np.float32([1.5])})
+    assert orjson.loads(body) == {"inputs": {"x": values.astype(np.float32).tolist(), "y": [1.5]}}
