@@ -6,8 +6,10 @@
 
 PYTHON ?= python3
 # Test worker processes. Most of the suite waits on the server and export processes it starts, so two workers
-# nearly halve its time on two cores; each file runs whole on one worker (its module fixtures are started once).
+# nearly halve its time on two cores; each file runs whole on one worker (its module fixtures are started once),
+# files handed out in collection order (tests/conftest.py puts the longest first), not by their number of tests.
 TEST_WORKERS ?= 2
+PARALLEL := -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -36,10 +38,10 @@ lint: install
 	$(BIN)/mypy
 
 test: install lint
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
+	$(BIN)/python -m pytest $(PARALLEL)
 
 test-fast: install
-	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile -m "not slow"
+	$(BIN)/python -m pytest $(PARALLEL) -m "not slow"
 
 bench: install
 	$(BIN)/python benchmarks/bench_all.py
