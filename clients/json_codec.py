@@ -69,7 +69,7 @@ def _string_leaves(array: np.ndarray) -> Any:
 
 # numpy's own bool, integer and float dtypes (any byte order): never ml_dtypes' bfloat16/float8, so the dtype's name,
 # which numpy builds anew on every read (3 us), is not needed for them.
-_NUMPY_NUMBERS = frozenset(np.dtype(code).newbyteorder(order) for code in "?bhilqpBHILQPefdg" for order in "<>")
+_NUMPY_NUMBERS = frozenset(np.dtype(code).newbyteorder(order) for code in "?bhilqpBHILQPefdg" for order in ("<", ">"))
 
 
 class _NonFinite(Exception):
