@@ -5,7 +5,9 @@ Readiness is polled with a deadline over the gRPC ModelService (GetModelStatus A
 
 from __future__ import annotations
 
+import itertools
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -22,8 +24,47 @@ T = TypeVar("T")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
+# Ports for the servers the tests start. A port the kernel hands out for bind(0) is free only until the server binds
+# it, seconds later (TensorFlow's import); meanwhile the kernel can give it to any outgoing connection or to the
+# other pytest-xdist worker. So each worker takes its ports from its own block below the kernel's ephemeral range,
+# which neither of those ever gets, starting at a random place (a pytest run inside a test shares its worker's name).
+PORT_BLOCK = 2000
+_FIRST_BLOCK = 10000
+_next_in_block = itertools.count(random.randrange(PORT_BLOCK))
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768  # Linux's default
+
+
+def worker_port_block() -> range | None:
+    """This worker's block of ports (``gw3``: the fourth), or None when it would reach the ephemeral range."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    low = _FIRST_BLOCK + index * PORT_BLOCK
+    return range(low, low + PORT_BLOCK) if low + PORT_BLOCK <= _ephemeral_low() else None
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
 def free_port() -> int:
-    """A TCP port that is free on 127.0.0.1 right now."""
+    """A TCP port that is free on 127.0.0.1 now and that nothing else in the run is handed meanwhile."""
+    block = worker_port_block()
+    if block is not None:
+        for _ in range(PORT_BLOCK):
+            port = block[next(_next_in_block) % PORT_BLOCK]
+            if _bindable(port):
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
