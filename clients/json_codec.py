@@ -72,6 +72,14 @@ def _string_leaves(array: np.ndarray) -> Any:
 _NUMPY_NUMBERS = frozenset(np.dtype(code).newbyteorder(order) for code in "?bhilqpBHILQPefdg" for order in ("<", ">"))
 
 
+def _widened(array: np.ndarray) -> np.ndarray:
+    """bfloat16 and float8 (ml_dtypes) values as float32, the numbers JSON can carry; other arrays unchanged."""
+    if array.dtype in _NUMPY_NUMBERS:
+        return array
+    name = array.dtype.name
+    return array.astype(np.float32) if name == "bfloat16" or name.startswith("float8") else array
+
+
 class _NonFinite(Exception):
     """A float tensor holds NaN/Infinity, which orjson would write as null."""
 
@@ -84,9 +92,8 @@ def _json_value(value: Any, what: str) -> Any:
         return _string_leaves(array)
     if kind == "c":
         raise ValidationError(f"{what}: complex tensors cannot be sent as JSON; use the gRPC client")
-    if array.dtype not in _NUMPY_NUMBERS and (array.dtype.name == "bfloat16" or array.dtype.name.startswith("float8")):
-        array = array.astype(np.float32)
-    if kind == "f" and not np.isfinite(array).all():
+    array = _widened(array)
+    if array.dtype.kind == "f" and not np.isfinite(array).all():  # the widened dtype: bfloat16's own kind is "V"
         raise _NonFinite
     if array.ndim == 0:
         return array.item()
@@ -106,9 +113,7 @@ def _python_json(value: Any) -> Any:
     array = as_array(value)
     if array.dtype.kind in "OSU":
         return _string_leaves(array.astype(object))
-    if array.dtype.name == "bfloat16":
-        array = array.astype(np.float32)
-    return array.tolist()
+    return _widened(array).tolist()
 
 
 def encode_predict_request(

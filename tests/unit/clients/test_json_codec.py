@@ -246,3 +246,15 @@ def test_ml_dtypes_inputs_are_sent_as_their_float32_values(name: str) -> None:
     values = np.array([[1.5, -2.0], [0.25, 8.0]], dtype=getattr(ml_dtypes, name))
     body = json_codec.encode_predict_request({"x": values, "y": np.float32([1.5])})
     assert orjson.loads(body) == {"inputs": {"x": values.astype(np.float32).tolist(), "y": [1.5]}}
+
+
+@pytest.mark.parametrize("name", sorted(dtypes.ML_DTYPES))
+def test_ml_dtypes_nan_is_sent_as_the_nan_token_not_null(name: str) -> None:
+    """A NaN in a bfloat16/float8 input is TF Serving's bare NaN token after the widening, as for float32."""
+    values = np.array([np.nan, 1.5], dtype=getattr(ml_dtypes, name))
+    for body in (json_codec.encode_predict_request({"x": values}),
+                 json_codec.encode_predict_request({"x": values}, row_format=True)):
+        assert b"null" not in body and b"NaN" in body, body
+        document = json_codec.loads(body)
+        sent = document["inputs"]["x"] if "inputs" in document else [row["x"] for row in document["instances"]]
+        assert np.isnan(sent[0]) and sent[1] == 1.5
