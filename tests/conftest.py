@@ -28,7 +28,7 @@ _HERE = Path(__file__).parent
 
 def _rank(item: pytest.Item) -> int:
     try:
-        relative = Path(str(item.fspath)).relative_to(_HERE).as_posix()
+        relative = item.path.relative_to(_HERE).as_posix()
     except ValueError:
         return len(LONGEST_FILES)
     return LONGEST_FILES.index(relative) if relative in LONGEST_FILES else len(LONGEST_FILES)
